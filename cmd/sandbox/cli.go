@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/podsandbox/sandbox/pod"
+	"github.com/podsandbox/sandbox/supervisor"
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+type globalFlags struct {
+	verbose bool
+}
+
+func runCLI(args []string) int {
+	var g globalFlags
+	root := &cobra.Command{
+		Use:           "sandbox",
+		Short:         "Run Kubernetes pods as an unprivileged user, with Linux namespaces",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "print lifecycle events (container started, exited, restarting)")
+	root.AddCommand(newRunCommand(&g))
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			logger(&g).Error(ee.err.Error())
+		}
+		return ee.code
+	}
+	// Usage errors (unknown flag, wrong argument count) are sandbox failures.
+	logger(&g).Error(err.Error())
+	return supervisor.ExitSandboxFailed
+}
+
+// logger writes "sandbox: level: message" lines to stderr; -v shows info.
+func logger(g *globalFlags) *slog.Logger {
+	level := slog.LevelWarn
+	if g.verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(&lineHandler{w: os.Stderr, level: level})
+}
+
+type lineHandler struct {
+	w     io.Writer
+	level slog.Level
+}
+
+func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
+	_, err := fmt.Fprintf(h.w, "sandbox: %s: %s\n", strings.ToLower(r.Level.String()), r.Message)
+	return err
+}
+func (h *lineHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *lineHandler) WithGroup(string) slog.Handler      { return h }
+
+type runFlags struct {
+	strict bool
+}
+
+func newRunCommand(g *globalFlags) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [flags] POD.(json|yaml)",
+		Short: "Run a pod in the foreground until its containers are done",
+		Long: `Run the pod described by a Kubernetes Pod manifest (JSON or YAML) in the
+foreground. Container output is streamed to the terminal, prefixed with the
+container name when the pod has more than one. Ctrl-C stops the pod
+gracefully (SIGTERM, terminationGracePeriodSeconds, then SIGKILL).
+
+Exit codes: 0 all containers succeeded; the first failing container's code;
+125 sandbox failure (bad manifest, setup error); 126 command cannot be
+executed; 127 command not found; 128+N killed by signal N.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPod(g, &f, args[0])
+		},
+	}
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support as errors")
+	return cmd
+}
+
+func runPod(g *globalFlags, f *runFlags, path string) error {
+	log := logger(g)
+	p, warnings, err := pod.Load(path)
+	if err != nil {
+		return &exitError{code: supervisor.ExitSandboxFailed, err: err}
+	}
+	for _, w := range warnings {
+		if f.strict {
+			return &exitError{code: supervisor.ExitSandboxFailed, err: fmt.Errorf("%s: %s (--strict)", path, w)}
+		}
+		log.Warn(fmt.Sprintf("%s: %s", path, w))
+	}
+	p.SetDefaults()
+	if err := p.Validate(); err != nil {
+		return &exitError{code: supervisor.ExitSandboxFailed, err: fmt.Errorf("invalid pod %s:\n%w", path, indent(err))}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	stoppedBy := make(chan syscall.Signal, 1)
+	go func() {
+		if s, ok := <-sigs; ok {
+			stoppedBy <- s.(syscall.Signal)
+			log.Info(fmt.Sprintf("got %v: stopping pod %s", s, p.Metadata.Name))
+			cancel()
+		}
+	}()
+
+	opts := supervisor.Options{
+		Warn:  func(m string) { log.Warn(m) },
+		Event: func(m string) { log.Info(m) },
+	}
+	if d, err := time.ParseDuration(os.Getenv("SANDBOX_TEST_BACKOFF")); err == nil && d > 0 {
+		// Test-only: shortens kubelet's 10 s restart back-off.
+		opts.BackoffBase, opts.BackoffMax = d, 4*d
+	}
+	code, err := supervisor.Run(ctx, p, opts)
+	select {
+	case sig := <-stoppedBy:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Error(err.Error())
+		}
+		return &exitError{code: 128 + int(sig)}
+	default:
+	}
+	if err != nil {
+		return &exitError{code: code, err: err}
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// indent puts each line of a joined validation error on its own indented line.
+func indent(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,22 @@
+// Command sandbox runs Kubernetes pods as an unprivileged user with Linux
+// namespaces: a pause process holds the pod's namespaces, containers join
+// them. See the README for the manifest reference and exit codes.
+//
+// The binary has hidden roles, chosen before flag parsing: the nsenter
+// constructor (C, before the Go runtime) turns it into a pod's pause or
+// joins a pod's namespaces, after which main runs the container init.
+package main
+
+import (
+	"os"
+
+	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/nsenter"
+)
+
+func main() {
+	if nsenter.Role() == nsenter.RoleJoin {
+		containerinit.Main() // never returns
+	}
+	os.Exit(runCLI(os.Args[1:]))
+}

@@ -1,0 +1,212 @@
+// Package containerinit is the first Go code that runs inside a pod: the
+// process the nsenter constructor left in the pod's namespaces and a fresh
+// mount namespace. It reads its Config from the supervisor, brings up
+// loopback, builds the container's filesystem, and execs the workload. A
+// failure before exec is reported on a close-on-exec pipe, so the supervisor
+// tells "could not start" (125/126/127) from the workload's own exit code: a
+// successful exec closes the pipe with nothing written.
+package containerinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/netsetup"
+	"github.com/podsandbox/sandbox/rootfs"
+)
+
+// Environment variables naming the descriptors the supervisor passes.
+const (
+	EnvConfigFD = "_SANDBOX_CONFIG_FD"
+	EnvErrorFD  = "_SANDBOX_ERROR_FD"
+)
+
+// Exit codes of a container that could not start (podman's convention).
+const (
+	ExitSetupFailed   = 125
+	ExitCannotExecute = 126
+	ExitNotFound      = 127
+)
+
+// DefaultPath is the PATH of a container whose manifest sets none.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Config is everything the init needs, sent by the supervisor as JSON.
+type Config struct {
+	Name string      `json:"name"`
+	FS   rootfs.Spec `json:"fs"`
+	Argv []string    `json:"argv"`
+	// Env is the complete environment of the workload, KEY=VALUE.
+	Env        []string `json:"env"`
+	WorkingDir string   `json:"workingDir"`
+}
+
+// Failure is what the init writes on the error pipe when it cannot start the
+// workload.
+type Failure struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (f *Failure) Error() string { return f.Message }
+
+// Main runs the container init and never returns: it execs the workload or
+// exits with a start-failure code.
+func Main() {
+	errFD, cfgFD := fdFromEnv(EnvErrorFD), fdFromEnv(EnvConfigFD)
+	errPipe := os.NewFile(uintptr(errFD), "error-pipe")
+	err := run(cfgFD)
+	var f *Failure
+	if !errors.As(err, &f) {
+		f = &Failure{Code: ExitSetupFailed, Message: err.Error()}
+	}
+	if errPipe != nil {
+		data, _ := json.Marshal(f)
+		errPipe.Write(data)
+	} else {
+		fmt.Fprintln(os.Stderr, "sandbox init:", f.Message)
+	}
+	os.Exit(f.Code)
+}
+
+func fdFromEnv(name string) int {
+	var fd int
+	if _, err := fmt.Sscanf(os.Getenv(name), "%d", &fd); err != nil || fd < 3 {
+		return -1
+	}
+	return fd
+}
+
+func run(cfgFD int) error {
+	if cfgFD < 0 {
+		return fmt.Errorf("container init: %s not set", EnvConfigFD)
+	}
+	cfgFile := os.NewFile(uintptr(cfgFD), "config")
+	data, err := io.ReadAll(io.LimitReader(cfgFile, 64<<20))
+	cfgFile.Close()
+	if err != nil {
+		return fmt.Errorf("read container config: %w", err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("decode container config: %w", err)
+	}
+	if len(cfg.Argv) == 0 {
+		return errors.New("container config: empty argv")
+	}
+	if err := netsetup.LoopbackUp(); err != nil {
+		return fmt.Errorf("container %s: %w", cfg.Name, err)
+	}
+	if err := rootfs.Setup(cfg.FS); err != nil {
+		return fmt.Errorf("container %s: set up root filesystem: %w", cfg.Name, err)
+	}
+	if err := enterWorkingDir(cfg.WorkingDir); err != nil {
+		return fmt.Errorf("container %s: %w", cfg.Name, err)
+	}
+	path, err := lookPath(cfg.Argv[0], envValue(cfg.Env, "PATH", DefaultPath))
+	if err != nil {
+		return err
+	}
+	// Only 0, 1 and 2 reach the workload (CVE-2024-21626 leaked a directory
+	// fd): everything else, including the error pipe, closes on exec.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	err = unix.Exec(path, cfg.Argv, cfg.Env)
+	return execFailure(cfg.Argv[0], err)
+}
+
+// enterWorkingDir changes to dir inside the new root and checks where it
+// landed: a path that resolves elsewhere (through a symlink or a leaked
+// descriptor, the CVE-2024-21626 shape) is refused.
+func enterWorkingDir(dir string) error {
+	if dir == "" {
+		dir = "/"
+	}
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("workingDir %s: %w", dir, err)
+	}
+	cwd, err := unix.Getwd()
+	if err != nil {
+		return fmt.Errorf("workingDir %s: getcwd: %w", dir, err)
+	}
+	if !strings.HasPrefix(cwd, "/") {
+		return fmt.Errorf("workingDir %s: resolves outside the container root (%q)", dir, cwd)
+	}
+	return nil
+}
+
+func envValue(env []string, key, fallback string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
+			return v
+		}
+	}
+	return fallback
+}
+
+// lookPath finds the command in the container's root (the init has already
+// pivoted, so "/" is the container's) the way a shell would.
+func lookPath(name, pathEnv string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", err
+		}
+		return name, nil
+	}
+	var firstErr error
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		var f *Failure
+		if errors.As(err, &f) && f.Code == ExitCannotExecute && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	return "", &Failure{Code: ExitNotFound, Message: fmt.Sprintf("exec %q: executable file not found in $PATH", name)}
+}
+
+func checkExecutable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &Failure{Code: ExitNotFound, Message: fmt.Sprintf("exec %q: no such file or directory", p)}
+		}
+		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: %v", p, err)}
+	}
+	if st.IsDir() {
+		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: is a directory", p)}
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: permission denied", p)}
+	}
+	return nil
+}
+
+func execFailure(name string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return &Failure{Code: ExitNotFound, Message: fmt.Sprintf("exec %q: %v", name, err)}
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EPERM), errors.Is(err, unix.EISDIR):
+		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: %v", name, err)}
+	default:
+		return &Failure{Code: ExitSetupFailed, Message: fmt.Sprintf("exec %q: %v", name, err)}
+	}
+}

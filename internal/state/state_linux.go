@@ -1,0 +1,267 @@
+// Package state owns a pod's state directory: where it lives, the lock that
+// makes one pod name belong to one supervisor at a time, the record of what
+// was created (PIDs with their start times), and the detection and removal
+// of state left by a supervisor that died. Cleanup after a crash reads this
+// record, never the manifest.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrRunning means another live supervisor holds the pod's lock.
+var ErrRunning = errors.New("pod already running")
+
+// BaseDir is the directory holding every pod's state for the calling user:
+// /run/sandbox for root; $XDG_RUNTIME_DIR/sandbox when that directory is the
+// caller's own; otherwise /tmp/sandbox-UID, created 0700 and checked to be
+// the caller's (a directory another user made there first is refused).
+func BaseDir() (string, error) {
+	return baseDir(os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR"), os.TempDir())
+}
+
+func baseDir(uid int, xdg, tmp string) (string, error) {
+	if uid == 0 {
+		return ensurePrivateDir("/run/sandbox", uid)
+	}
+	if xdg != "" && filepath.IsAbs(xdg) {
+		if st, err := os.Stat(xdg); err == nil && st.IsDir() && ownedBy(st, uid) {
+			return ensurePrivateDir(filepath.Join(xdg, "sandbox"), uid)
+		}
+	}
+	return ensurePrivateDir(filepath.Join(tmp, "sandbox-"+strconv.Itoa(uid)), uid)
+}
+
+func ownedBy(st os.FileInfo, uid int) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == uid
+}
+
+func ensurePrivateDir(dir string, uid int) (string, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("create state directory %s: %w", dir, err)
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	if !st.IsDir() || !ownedBy(st, uid) {
+		return "", fmt.Errorf("state directory %s is not a directory owned by uid %d: refusing to use it", dir, uid)
+	}
+	if st.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return "", fmt.Errorf("state directory %s: %w", dir, err)
+		}
+	}
+	return dir, nil
+}
+
+// Process identifies a process across PID reuse: the PID and its start time
+// in clock ticks since boot (field 22 of /proc/PID/stat).
+type Process struct {
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"startTime"`
+}
+
+// Identify records the identity of a live process.
+func Identify(pid int) (Process, error) {
+	st, err := StartTime(pid)
+	if err != nil {
+		return Process{}, err
+	}
+	return Process{PID: pid, StartTime: st}, nil
+}
+
+// Alive reports whether the recorded process still runs: the PID exists and
+// has the recorded start time (a recycled PID has another).
+func (p Process) Alive() bool {
+	if p.PID <= 0 {
+		return false
+	}
+	st, err := StartTime(p.PID)
+	return err == nil && st == p.StartTime
+}
+
+// StartTime reads a process's start time from /proc/PID/stat.
+func StartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read start time of pid %d: %w", pid, err)
+	}
+	// comm (field 2) may contain spaces and parentheses: parse after the last ')'.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: no comm field", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	// fields[0] is field 3 (state); start time is field 22.
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields)+2)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// Record is what a pod's state.json holds.
+type Record struct {
+	Name       string    `json:"name"`
+	Created    time.Time `json:"created"`
+	Supervisor Process   `json:"supervisor"`
+	Pause      Process   `json:"pause"`
+	// Containers are the container processes by name (latest instance).
+	Containers map[string]Process `json:"containers,omitempty"`
+}
+
+// Pod is a locked state directory. Only the holder of the lock changes it.
+type Pod struct {
+	Dir  string
+	lock *os.File
+}
+
+const (
+	lockFile  = "lock"
+	stateFile = "state.json"
+)
+
+// Acquire locks the state directory of pod name under base, creating it. A
+// live supervisor holding it gives ErrRunning. State left by a supervisor
+// that died is cleaned through cleanStale before Acquire returns, so the
+// caller starts from an empty directory.
+func Acquire(base, name string, cleanStale func(Record)) (*Pod, error) {
+	dir := filepath.Join(base, name)
+	for attempt := 0; attempt < 10; attempt++ {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create pod state %s: %w", dir, err)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // removed by a concurrent teardown: start again
+			}
+			return nil, fmt.Errorf("open pod lock: %w", err)
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				holder := ""
+				if rec, rerr := readRecord(dir); rerr == nil && rec.Supervisor.PID > 0 {
+					holder = fmt.Sprintf(" (supervisor pid %d)", rec.Supervisor.PID)
+				}
+				return nil, fmt.Errorf("%w: pod %q%s; stop it first or pick another metadata.name", ErrRunning, name, holder)
+			}
+			return nil, fmt.Errorf("lock pod state: %w", err)
+		}
+		// The directory may have been removed and recreated between our
+		// open and flock: the lock counts only if it is still the file at
+		// the path.
+		if !sameFile(f, filepath.Join(dir, lockFile)) {
+			f.Close()
+			continue
+		}
+		p := &Pod{Dir: dir, lock: f}
+		if rec, err := readRecord(dir); err == nil {
+			if cleanStale != nil {
+				cleanStale(rec)
+			}
+		}
+		if err := p.clear(); err != nil {
+			p.Release()
+			return nil, err
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("lock pod state %s: the directory kept changing", dir)
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Lstat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// clear removes everything in the directory except the lock.
+func (p *Pod) clear() error {
+	entries, err := os.ReadDir(p.Dir)
+	if err != nil {
+		return fmt.Errorf("read pod state: %w", err)
+	}
+	for _, e := range entries {
+		if e.Name() == lockFile {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(p.Dir, e.Name())); err != nil {
+			return fmt.Errorf("remove stale state: %w", err)
+		}
+	}
+	return nil
+}
+
+// Save writes the record atomically.
+func (p *Pod) Save(rec *Record) error {
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	tmp := filepath.Join(p.Dir, stateFile+".tmp")
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(p.Dir, stateFile)); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// Path returns a path inside the state directory.
+func (p *Pod) Path(elem ...string) string {
+	return filepath.Join(append([]string{p.Dir}, elem...)...)
+}
+
+// Remove deletes the state directory, then releases the lock. The lock file
+// goes last so a concurrent Acquire either sees the lock held or finds the
+// directory gone and starts over.
+func (p *Pod) Remove() error {
+	if err := p.clear(); err != nil {
+		p.Release()
+		return err
+	}
+	err := os.Remove(p.Path(lockFile))
+	if rerr := os.Remove(p.Dir); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = rerr
+	}
+	p.Release()
+	if err != nil {
+		return fmt.Errorf("remove pod state %s: %w", p.Dir, err)
+	}
+	return nil
+}
+
+// Release unlocks without removing anything.
+func (p *Pod) Release() {
+	if p.lock != nil {
+		p.lock.Close()
+		p.lock = nil
+	}
+}
+
+func readRecord(dir string) (Record, error) {
+	var rec Record
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("parse %s: %w", stateFile, err)
+	}
+	return rec, nil
+}

@@ -1,0 +1,90 @@
+// Package nsenter holds sandbox's only C: an ELF constructor (nsenter.c) that
+// runs before the Go runtime starts, so it can become the pod's pause process
+// or join the pause's namespaces. A Go process cannot do either: it is
+// multi-threaded by the time main runs, and setns(2) into a user namespace
+// requires a single-threaded caller.
+//
+// Import it with _ from the sandbox binary's main package only. The Go side of
+// this package names the roles and reads the constructor's sync protocol.
+package nsenter
+
+import "C"
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Environment variables read by the constructor. They are internal: a
+// container's environment never contains them.
+const (
+	EnvRole     = "_SANDBOX_ROLE"
+	EnvSyncFD   = "_SANDBOX_SYNC_FD"
+	EnvPidFD    = "_SANDBOX_PIDFD"
+	EnvNSFlags  = "_SANDBOX_NSFLAGS"
+	EnvNewPID   = "_SANDBOX_NEWPID"
+	EnvHostname = "_SANDBOX_HOSTNAME"
+)
+
+// Roles selected by EnvRole.
+const (
+	// RolePause makes the process the pod's pause; it never reaches Go.
+	RolePause = "pause"
+	// RoleJoin joins a pause's namespaces; the Go runtime then starts in the
+	// joined child, which runs the container init.
+	RoleJoin = "join"
+)
+
+// Role returns the hidden role this process was started in, or "" for a
+// normal invocation.
+func Role() string { return os.Getenv(EnvRole) }
+
+// ErrSetup is wrapped by every failure the constructor reports.
+var ErrSetup = errors.New("nsenter")
+
+// Report is what the constructor said on the sync fd.
+type Report struct {
+	// PID is the joined child's PID in the supervisor's PID namespace
+	// (join role only).
+	PID int
+	// OK is true once the pause is ready or the joined child has its own
+	// mount namespace.
+	OK bool
+}
+
+// ReadReport reads the sync pipe until EOF (every writer has closed it or
+// exited) and returns what it said. Lines may arrive in any order: the
+// intermediate process and the joined child write concurrently.
+func ReadReport(r io.Reader) (Report, error) {
+	var rep Report
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "ok":
+			rep.OK = true
+		case strings.HasPrefix(line, "pid "):
+			pid, err := strconv.Atoi(strings.TrimPrefix(line, "pid "))
+			if err != nil || pid <= 0 {
+				return rep, fmt.Errorf("%w: bad pid report %q", ErrSetup, line)
+			}
+			rep.PID = pid
+		case strings.HasPrefix(line, "error "):
+			return rep, fmt.Errorf("%w: %s", ErrSetup, strings.TrimPrefix(line, "error "))
+		default:
+			return rep, fmt.Errorf("%w: unexpected report %q", ErrSetup, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return rep, fmt.Errorf("%w: read sync pipe: %w", ErrSetup, err)
+	}
+	if !rep.OK {
+		return rep, fmt.Errorf("%w: process exited before it was ready", ErrSetup)
+	}
+	return rep, nil
+}

@@ -1,0 +1,649 @@
+// Package supervisor runs one pod: it validates the host side of the plan,
+// takes the pod's state directory, starts the pause that holds the pod's
+// namespaces, writes the user namespace's id maps, starts the containers
+// through the nsenter constructor, restarts them per restartPolicy, streams
+// their output, and tears everything down. It returns errors and reports
+// warnings through a callback; it never logs.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/internal/idmap"
+	"github.com/podsandbox/sandbox/internal/state"
+	"github.com/podsandbox/sandbox/nsenter"
+	"github.com/podsandbox/sandbox/pod"
+	"github.com/podsandbox/sandbox/rootfs"
+)
+
+// Exit codes of the contract documented in the README.
+const (
+	ExitSandboxFailed = 125
+	// ExitSandboxDied is returned when the pause (and so every container
+	// with it) was killed from outside: 128+SIGKILL.
+	ExitSandboxDied = 137
+)
+
+// ErrSandboxDied is wrapped when the pause exited while the pod ran.
+var ErrSandboxDied = errors.New("pod sandbox died")
+
+// Options tune a run. The zero value is usable.
+type Options struct {
+	// Exe is the sandbox binary re-executed for the pause and the
+	// containers; default /proc/self/exe.
+	Exe string
+	// StateBase is the directory of all pods' state; default
+	// state.BaseDir().
+	StateBase string
+	// Stdout and Stderr receive the containers' output; default os.Stdout
+	// and os.Stderr.
+	Stdout, Stderr io.Writer
+	// Warn receives warnings meant for the user.
+	Warn func(msg string)
+	// Event receives one line per lifecycle step (container started,
+	// exited, restarting).
+	Event func(msg string)
+	// BackoffBase and BackoffMax are the restart back-off (kubelet: 10 s
+	// doubling to 5 min); BackoffReset is how long a container must run
+	// for the back-off to start again from the base (kubelet: 10 min).
+	BackoffBase, BackoffMax, BackoffReset time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Exe == "" {
+		o.Exe = "/proc/self/exe"
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.Warn == nil {
+		o.Warn = func(string) {}
+	}
+	if o.Event == nil {
+		o.Event = func(string) {}
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 10 * time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 5 * time.Minute
+	}
+	if o.BackoffReset <= 0 {
+		o.BackoffReset = 10 * time.Minute
+	}
+}
+
+// plan is what Run decided before touching the system.
+type plan struct {
+	userns    bool
+	mapping   idmap.Mapping
+	roots     map[string]string // container name -> rootfs dir ("" = host root)
+	sharedPID bool
+}
+
+// prepare checks everything on the host side that validation of the
+// manifest could not: image directories, the id mapping. It creates nothing.
+func prepare(p *pod.Pod, o *Options) (*plan, error) {
+	pl := &plan{roots: map[string]string{}, sharedPID: p.ShareProcessNamespaceEnabled()}
+	all := append(append([]pod.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...)
+	for _, c := range all {
+		img, err := pod.ParseImage(c.Image)
+		if err != nil {
+			return nil, fmt.Errorf("container %q: image: %w", c.Name, err)
+		}
+		if img.Kind == pod.ImageDir {
+			st, err := os.Stat(img.Path)
+			if err != nil {
+				return nil, fmt.Errorf("container %q: image %s: %w", c.Name, img.Path, err)
+			}
+			if !st.IsDir() {
+				return nil, fmt.Errorf("container %q: image %s: not a directory", c.Name, img.Path)
+			}
+		}
+		pl.roots[c.Name] = img.Path
+	}
+	switch {
+	case os.Geteuid() != 0:
+		if p.Spec.HostUsers != nil && *p.Spec.HostUsers {
+			o.Warn("spec.hostUsers: true cannot be honoured without root: the pod gets a user namespace")
+		}
+		pl.userns = true
+		name := ""
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+		d := idmap.ForUser(os.Geteuid(), os.Getegid(), name)
+		if d.Fallback != "" {
+			o.Warn("only container uid/gid 0 is mapped (to your own): " + d.Fallback)
+		}
+		pl.mapping = d.Mapping
+	case p.Spec.HostUsers != nil && !*p.Spec.HostUsers:
+		m, err := idmap.ForRoot()
+		if err != nil {
+			return nil, err
+		}
+		pl.userns, pl.mapping = true, m
+	}
+	return pl, nil
+}
+
+// Run runs the pod in the foreground until its containers are done, the
+// context is cancelled (graceful stop), or the pause dies. It returns the
+// pod's exit code (see the README's contract) and, for a sandbox failure,
+// an error; the code is then ExitSandboxFailed or ExitSandboxDied.
+func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
+	o.defaults()
+	pl, err := prepare(p, &o)
+	if err != nil {
+		return ExitSandboxFailed, err
+	}
+	base := o.StateBase
+	if base == "" {
+		if base, err = state.BaseDir(); err != nil {
+			return ExitSandboxFailed, err
+		}
+	}
+	st, err := state.Acquire(base, p.Metadata.Name, func(rec state.Record) {
+		killStale(rec, o.Warn)
+	})
+	if err != nil {
+		return ExitSandboxFailed, err
+	}
+	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
+		running: map[string]*os.Process{}, stopping: make(chan struct{})}
+	code, err := s.run(ctx)
+	if terr := s.teardown(); terr != nil && err == nil {
+		err = terr
+		if code == 0 {
+			code = ExitSandboxFailed
+		}
+	}
+	return code, err
+}
+
+// killStale ends what a dead supervisor left: its pause (which takes every
+// container of a shared PID namespace with it) and containers, each only if
+// it is still the same process (start time matches), never a recycled PID.
+func killStale(rec state.Record, warn func(string)) {
+	if rec.Supervisor.Alive() {
+		return // cannot happen while we hold the lock; be safe anyway
+	}
+	procs := []state.Process{rec.Pause}
+	for _, c := range rec.Containers {
+		procs = append(procs, c)
+	}
+	killed := 0
+	for _, pr := range procs {
+		if pr.Alive() {
+			if err := unix.Kill(pr.PID, unix.SIGKILL); err == nil {
+				killed++
+			}
+		}
+	}
+	warn(fmt.Sprintf("cleaned stale state of pod %q left by supervisor pid %d (%d leftover processes killed)", rec.Name, rec.Supervisor.PID, killed))
+}
+
+// sandbox is one running pod.
+type sandbox struct {
+	pod     *pod.Pod
+	plan    *plan
+	opts    Options
+	state   *state.Pod
+	record  state.Record
+	term    *terminal
+	termErr *terminal
+
+	pause     *exec.Cmd
+	pausePID  int
+	pauseFD   int
+	pauseDone chan error
+
+	mu       sync.Mutex
+	running  map[string]*os.Process
+	stopOnce sync.Once
+	stopping chan struct{}
+	copiers  sync.WaitGroup
+	logs     []*os.File
+	prefixW  int
+}
+
+// outcome is how one container ended for good.
+type outcome struct {
+	name string
+	code int
+	// startFailed: the container never ran its command (126/127/125).
+	startFailed bool
+	err         error
+}
+
+func (s *sandbox) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
+
+func (s *sandbox) run(ctx context.Context) (int, error) {
+	self, err := state.Identify(os.Getpid())
+	if err != nil {
+		return ExitSandboxFailed, err
+	}
+	s.record = state.Record{Name: s.pod.Metadata.Name, Created: time.Now().UTC(), Supervisor: self, Containers: map[string]state.Process{}}
+	for _, dir := range []string{"logs", "containers"} {
+		if err := os.Mkdir(s.state.Path(dir), 0o700); err != nil {
+			return ExitSandboxFailed, fmt.Errorf("create %s: %w", s.state.Path(dir), err)
+		}
+	}
+	// /dev/shm of every container: one directory, so the pod shares it.
+	if err := os.Mkdir(s.state.Path("shm"), 0o700); err != nil {
+		return ExitSandboxFailed, fmt.Errorf("create shm: %w", err)
+	}
+	if err := os.Chmod(s.state.Path("shm"), 0o1777); err != nil {
+		return ExitSandboxFailed, fmt.Errorf("create shm: %w", err)
+	}
+	for _, c := range s.allContainers() {
+		s.prefixW = max(s.prefixW, len(c.Name))
+	}
+	if err := s.startPause(); err != nil {
+		return ExitSandboxFailed, err
+	}
+	if err := s.state.Save(&s.record); err != nil {
+		return ExitSandboxFailed, err
+	}
+
+	// Init containers: one after another, each to success.
+	for i := range s.pod.Spec.InitContainers {
+		c := &s.pod.Spec.InitContainers[i]
+		res := make(chan outcome, 1)
+		go func() { res <- s.supervise(c, true) }()
+		select {
+		case out := <-res:
+			if out.err != nil {
+				return out.code, out.err
+			}
+			if out.code != 0 {
+				return out.code, nil
+			}
+		case <-ctx.Done():
+			s.stop()
+			<-res
+			return 0, ctx.Err()
+		case err := <-s.pauseDone:
+			s.stop()
+			<-res
+			return ExitSandboxDied, fmt.Errorf("%w: %v", ErrSandboxDied, err)
+		}
+	}
+
+	results := make(chan outcome, len(s.pod.Spec.Containers))
+	for i := range s.pod.Spec.Containers {
+		c := &s.pod.Spec.Containers[i]
+		go func() { results <- s.supervise(c, false) }()
+	}
+	firstFailure, pending := 0, len(s.pod.Spec.Containers)
+	var runErr error
+	for pending > 0 {
+		select {
+		case out := <-results:
+			pending--
+			if out.code != 0 && firstFailure == 0 {
+				firstFailure = out.code
+			}
+			if out.err != nil && runErr == nil {
+				// A container that could not start rolls the pod back.
+				runErr = out.err
+				s.stop()
+			}
+		case <-ctx.Done():
+			s.gracefulStop()
+			for ; pending > 0; pending-- {
+				<-results
+			}
+			return 0, ctx.Err()
+		case err := <-s.pauseDone:
+			s.stop()
+			for ; pending > 0; pending-- {
+				<-results
+			}
+			s.pauseDone = nil
+			return ExitSandboxDied, fmt.Errorf("%w: pause (pid %d) %v; every container was killed with it", ErrSandboxDied, s.pausePID, err)
+		}
+	}
+	return firstFailure, runErr
+}
+
+func (s *sandbox) allContainers() []pod.Container {
+	return append(append([]pod.Container(nil), s.pod.Spec.InitContainers...), s.pod.Spec.Containers...)
+}
+
+// startPause starts the pod's PID 1 with the new namespaces. The goroutine
+// that starts it stays locked to its OS thread until the pause exits,
+// because the pause's parent-death signal fires when that *thread* exits
+// (golang/go#27505), and Go may retire idle threads of unlocked goroutines.
+func (s *sandbox) startPause() error {
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start pause: %w", err)
+	}
+	defer syncR.Close()
+	flags := uintptr(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	if s.plan.userns {
+		flags |= unix.CLONE_NEWUSER
+	}
+	pidfd := -1
+	cmd := &exec.Cmd{
+		Path: s.opts.Exe,
+		Args: []string{"pause"},
+		Env: []string{
+			nsenter.EnvRole + "=" + nsenter.RolePause,
+			nsenter.EnvSyncFD + "=3",
+			nsenter.EnvHostname + "=" + s.pod.PodHostname(),
+		},
+		Dir:        "/",
+		ExtraFiles: []*os.File{syncW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Pdeathsig:  syscall.SIGKILL,
+			PidFD:      &pidfd,
+		},
+	}
+	started := make(chan error, 1)
+	s.pauseDone = make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		s.pauseDone <- describeExit(cmd.Wait())
+	}()
+	err = <-started
+	syncW.Close()
+	if err != nil {
+		return fmt.Errorf("start pause: %w%s", err, usernsHint(err))
+	}
+	s.pause, s.pausePID, s.pauseFD = cmd, cmd.Process.Pid, pidfd
+	if id, err := state.Identify(s.pausePID); err == nil {
+		s.record.Pause = id
+	}
+	if s.plan.userns {
+		if err := idmap.Apply(s.pausePID, s.plan.mapping); err != nil {
+			return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
+		}
+	}
+	if _, err := nsenter.ReadReport(syncR); err != nil {
+		return fmt.Errorf("start pause: %w", err)
+	}
+	return nil
+}
+
+// usernsHint explains the usual reason clone(CLONE_NEWUSER) is refused.
+func usernsHint(err error) string {
+	if !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EACCES) {
+		return ""
+	}
+	return " (unprivileged user namespaces may be disabled: check the sysctls user.max_user_namespaces, " +
+		"kernel.unprivileged_userns_clone and kernel.apparmor_restrict_unprivileged_userns)"
+}
+
+func describeExit(err error) error {
+	if err == nil {
+		return errors.New("exited with status 0")
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Errorf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
+		}
+		return fmt.Errorf("exited with status %d", ee.ExitCode())
+	}
+	return err
+}
+
+// supervise runs one container until it ends for good: restarts per
+// restartPolicy with kubelet's back-off, stops when the pod stops. It locks
+// its OS thread for the container's lifetime: the container's parent-death
+// signal is tied to the thread that started it.
+func (s *sandbox) supervise(c *pod.Container, isInit bool) outcome {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	policy := s.pod.Spec.RestartPolicy
+	if isInit && policy == pod.RestartAlways {
+		policy = pod.RestartOnFailure // kubelet: init containers never restart after success
+	}
+	backoff, restarts := s.opts.BackoffBase, 0
+	for {
+		began := time.Now()
+		proc, err := s.startContainer(c, restarts)
+		if err != nil {
+			code := ExitSandboxFailed
+			var f *containerinit.Failure
+			if errors.As(err, &f) {
+				code = f.Code
+			}
+			s.opts.Event(fmt.Sprintf("container %s failed to start: %v", c.Name, err))
+			return outcome{name: c.Name, code: code, startFailed: true, err: fmt.Errorf("container %q: %w", c.Name, err)}
+		}
+		ps, werr := proc.Wait()
+		s.setRunning(c.Name, nil)
+		code := exitCode(ps, werr)
+		s.opts.Event(fmt.Sprintf("container %s exited with code %d", c.Name, code))
+		select {
+		case <-s.stopping:
+			return outcome{name: c.Name, code: code}
+		default:
+		}
+		restart := policy == pod.RestartAlways || (policy == pod.RestartOnFailure && code != 0)
+		if !restart {
+			return outcome{name: c.Name, code: code}
+		}
+		if time.Since(began) >= s.opts.BackoffReset {
+			backoff = s.opts.BackoffBase
+		}
+		restarts++
+		s.opts.Event(fmt.Sprintf("container %s: restart %d in %v (restartPolicy %s)", c.Name, restarts, backoff, s.pod.Spec.RestartPolicy))
+		timer := time.NewTimer(backoff)
+		select {
+		case <-timer.C:
+		case <-s.stopping:
+			timer.Stop()
+			return outcome{name: c.Name, code: code}
+		}
+		backoff = min(backoff*2, s.opts.BackoffMax)
+	}
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		_ = err
+		return ExitSandboxFailed
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+func (s *sandbox) setRunning(name string, p *os.Process) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p == nil {
+		delete(s.running, name)
+		return
+	}
+	s.running[name] = p
+}
+
+// startContainer re-executes the binary in the join role: the constructor
+// joins the pause's namespaces and clones the container process as our
+// child, which then runs containerinit. It returns once the workload was
+// exec'd (or with the init's failure).
+func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, error) {
+	select {
+	case <-s.stopping:
+		return nil, errors.New("pod is stopping")
+	default:
+	}
+	cfg, err := s.containerConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	var closers []*os.File
+	defer func() {
+		for _, f := range closers {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			closers = append(closers, r, w)
+		}
+		return r, w, err
+	}
+	syncR, syncW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	cfgR, cfgW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	stderrR, stderrW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	log, err := os.OpenFile(s.state.Path("logs", c.Name+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	s.mu.Lock()
+	s.logs = append(s.logs, log)
+	s.mu.Unlock()
+
+	nsflags := unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+	if s.plan.userns {
+		nsflags |= unix.CLONE_NEWUSER
+	}
+	newpid := "0"
+	if s.plan.sharedPID {
+		nsflags |= unix.CLONE_NEWPID
+	} else {
+		newpid = "1"
+	}
+	pidfd := os.NewFile(uintptr(s.pauseFD), "pause-pidfd")
+	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
+	cmd := &exec.Cmd{
+		Path: s.opts.Exe,
+		Args: []string{"sandbox-init", c.Name},
+		Env: []string{
+			nsenter.EnvRole + "=" + nsenter.RoleJoin,
+			nsenter.EnvSyncFD + "=3",
+			nsenter.EnvPidFD + "=4",
+			nsenter.EnvNSFlags + "=" + strconv.Itoa(nsflags),
+			nsenter.EnvNewPID + "=" + newpid,
+			containerinit.EnvConfigFD + "=5",
+			containerinit.EnvErrorFD + "=6",
+		},
+		Dir:        "/",
+		Stdout:     outW,
+		Stderr:     stderrW,
+		ExtraFiles: []*os.File{syncW, pidfd, cfgR, errW},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	// Our copies of the child's ends must go, or EOF never comes.
+	for _, f := range []*os.File{syncW, cfgR, errW, outW, stderrW} {
+		f.Close()
+	}
+	prefix := ""
+	if len(s.allContainers()) > 1 {
+		prefix = fmt.Sprintf("%-*s | ", s.prefixW, c.Name)
+	}
+	// outR and stderrR now belong to the copiers, which close them at EOF.
+	closers = []*os.File{syncR, cfgW, errR}
+	s.copiers.Add(2)
+	go func() { defer s.copiers.Done(); defer outR.Close(); copyLines(outR, prefix, s.term, log) }()
+	go func() { defer s.copiers.Done(); defer stderrR.Close(); copyLines(stderrR, prefix, s.termErr, log) }()
+
+	if _, err := cfgW.Write(cfg); err != nil {
+		cmd.Wait()
+		return nil, fmt.Errorf("send container config: %w", err)
+	}
+	cfgW.Close()
+	rep, rerr := nsenter.ReadReport(syncR)
+	werr := cmd.Wait() // the intermediate exits as soon as it has cloned
+	if rerr != nil {
+		if rep.PID > 0 {
+			unix.Kill(rep.PID, unix.SIGKILL)
+			reap(rep.PID)
+		}
+		return nil, rerr
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("join pod namespaces: %w", werr)
+	}
+	proc, err := os.FindProcess(rep.PID)
+	if err != nil {
+		return nil, fmt.Errorf("container process %d: %w", rep.PID, err)
+	}
+	s.setRunning(c.Name, proc)
+	if id, err := state.Identify(rep.PID); err == nil {
+		s.mu.Lock()
+		s.record.Containers[c.Name] = id
+		s.state.Save(&s.record)
+		s.mu.Unlock()
+	}
+	// The error pipe closes on exec; anything written is a start failure.
+	failure, err := io.ReadAll(io.LimitReader(errR, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read container start status: %w", err)
+	}
+	if len(failure) > 0 {
+		proc.Wait()
+		s.setRunning(c.Name, nil)
+		return nil, parseFailure(failure)
+	}
+	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
+	return proc, nil
+}
+
+func reap(pid int) {
+	var ws unix.WaitStatus
+	unix.Wait4(pid, &ws, 0, nil)
+}
+
+// rootfsSpec is the filesystem of container c.
+func (s *sandbox) rootfsSpec(c *pod.Container) (rootfs.Spec, error) {
+	spec := rootfs.Spec{Root: s.plan.roots[c.Name], ShmDir: s.state.Path("shm")}
+	if spec.Root == "" {
+		spec.Scratch = s.state.Path("containers", c.Name)
+		if err := os.MkdirAll(spec.Scratch, 0o700); err != nil {
+			return spec, fmt.Errorf("create %s: %w", spec.Scratch, err)
+		}
+	}
+	return spec, nil
+}
