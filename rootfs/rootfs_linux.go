@@ -94,23 +94,29 @@ func Setup(spec Spec) error {
 	return pivot(root)
 }
 
-// checkOwnMountNamespace refuses to run in the mount namespace of PID 1 as seen in /proc: as real root, a
-// mistake there would hide the machine's own mounts until reboot.
+// checkOwnMountNamespace refuses to run in the mount namespace of PID 1 or PID 2 as seen in /proc: as real
+// root, a mistake there would hide the machine's own mounts until reboot. PID 2 is kthreadd on a host, which
+// always lives in the kernel's initial namespaces; it is the reference that remains when PID 1 cannot be
+// inspected (a non-dumpable PID 1 gives even real root EACCES, as on the machine this was written on).
 func checkOwnMountNamespace() error {
-	var self, init unix.Stat_t
+	var self unix.Stat_t
 	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
 		return fmt.Errorf("rootfs: cannot verify that this is a private mount namespace (is /proc mounted?): %w", err)
 	}
-	if me, err := os.Readlink("/proc/self"); err == nil && me == "1" {
-		return nil // we are PID 1 of this /proc: nobody to compare with
-	}
-	if err := unix.Stat("/proc/1/ns/mnt", &init); err != nil {
-		// EACCES in a user namespace: PID 1 is not ours. The host's mount namespace is owned by the initial user
-		// namespace, so the kernel itself refuses our mounts there.
-		return nil
-	}
-	if self.Dev == init.Dev && self.Ino == init.Ino {
-		return ErrHostMountNamespace
+	me, _ := os.Readlink("/proc/self")
+	for _, pid := range []string{"1", "2"} {
+		if pid == me {
+			continue // we are that PID in this /proc: not a reference
+		}
+		var other unix.Stat_t
+		if err := unix.Stat("/proc/"+pid+"/ns/mnt", &other); err != nil {
+			// EACCES in a user namespace: that process is not ours. The host's mount namespace is owned by the
+			// initial user namespace, so there the kernel itself refuses our mounts.
+			continue
+		}
+		if self.Dev == other.Dev && self.Ino == other.Ino {
+			return fmt.Errorf("%w (the same as PID %s's)", ErrHostMountNamespace, pid)
+		}
 	}
 	return nil
 }
