@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startWait is how long a pod may take to start its containers on a noisy
+// machine before the test calls it a hang.
+const startWait = 30 * time.Second
+
+func sleeper(name string) container {
+	return container{Name: name, Command: []string{"/bin/sleep", "1000"}}
+}
+
+// F-1: kill -9 of the supervisor takes the whole pod with it (the pause dies
+// by PDEATHSIG, and with it the PID namespace); the next run of the same pod
+// name cleans the stale state and succeeds.
+func TestSupervisorKilledTakesPodWithIt(t *testing.T) {
+	forModes(t, "f1", func(t *testing.T, c *tcase) {
+		p := c.start(c.write(c.newPod(sleeper("main"))), runOpts{})
+		c.waitPodProc(p, "sleep", startWait)
+		c.findPause(p, startWait)
+		p.signal(syscall.SIGKILL)
+		if r := p.wait(); !r.signaled || r.code != 137 {
+			t.Errorf("sandbox did not die of SIGKILL\n%s", r)
+		}
+		if left := c.waitNoPodProcs(c.pod, 2*time.Second); len(left) > 0 {
+			t.Errorf("2 s after kill -9 of the supervisor, pod processes are left:\n%s", describeProcs(left))
+		}
+
+		r := c.run(c.write(c.newPod(sh("main", "echo rerun-ok"))), runOpts{})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "rerun-ok")
+	})
+}
+
+// F-2: kill -9 of the pause kills every pod process; sandbox reports that the
+// pod sandbox died and exits 137.
+func TestPauseKilledFailsPod(t *testing.T) {
+	forModes(t, "f2", func(t *testing.T, c *tcase) {
+		p := c.start(c.write(c.newPod(sleeper("main"))), runOpts{})
+		c.waitPodProc(p, "sleep", startWait)
+		pause := c.findPause(p, startWait)
+		if err := syscall.Kill(pause.pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill pause %d: %v", pause.pid, err)
+		}
+		r := p.wait()
+		c.expectCode(r, 137)
+		c.expectStderr(r, "pod sandbox died")
+	})
+}
+
+// F-5: SIGTERM / SIGINT to the supervisor stop the pod gracefully: exit
+// 143 / 130. A container that ignores SIGTERM is killed after the grace
+// period.
+func TestStopSignals(t *testing.T) {
+	cases := []struct {
+		name   string
+		sig    syscall.Signal
+		want   int
+		ignore bool // the container ignores SIGTERM
+	}{
+		{"sigterm", syscall.SIGTERM, 143, false},
+		{"sigint", syscall.SIGINT, 130, false},
+		{"sigterm-ignored", syscall.SIGTERM, 143, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			forModes(t, "f5-"+tc.name, func(t *testing.T, c *tcase) {
+				ctr := sh("main", `echo started; exec sleep 1000`)
+				if tc.ignore {
+					// An ignored signal stays ignored in the children (sleep).
+					ctr = sh("main", `trap "" TERM; echo started; while :; do sleep 0.2; done`)
+				}
+				pod := c.newPod(ctr) // grace period 2 s
+				p := c.start(c.write(pod), runOpts{})
+				p.waitOutput("started", startWait)
+				c.waitPodProc(p, "sleep", startWait)
+				sent := time.Now()
+				p.signal(tc.sig)
+				r := p.wait()
+				c.expectCode(r, tc.want)
+				if tc.ignore {
+					// A lower bound only: a slow machine can make it later,
+					// never earlier.
+					if d := time.Since(sent); d < 1500*time.Millisecond {
+						t.Errorf("a container that ignores SIGTERM was gone %v after the stop signal, before the 2 s grace period", d)
+					}
+				}
+			})
+		})
+	}
+}
+
+// F-11: when the second container cannot start, the first is stopped, the
+// pod fails with 127 and leaks nothing; a retry with the same name works.
+func TestFailedStartRollsBack(t *testing.T) {
+	forModes(t, "f11", func(t *testing.T, c *tcase) {
+		bad := container{Name: "second", Command: []string{"/nonexistent/e2e-cmd"}}
+		r := c.run(c.write(c.newPod(sleeper("first"), bad)), runOpts{})
+		c.expectCode(r, 127)
+		if left := c.waitNoPodProcs(c.pod, 2*time.Second); len(left) > 0 {
+			t.Errorf("pod processes left after the failed start:\n%s", describeProcs(left))
+		}
+
+		r = c.run(c.write(c.newPod(sh("first", "sleep 0.2; echo first-ok"), sh("second", "echo second-ok"))), runOpts{})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "first-ok", "second-ok")
+	})
+}
+
+// F-12: a second run of a pod name that is running fails with 125 "already
+// running" and leaves the first alone.
+func TestSecondRunOfSamePodRefused(t *testing.T) {
+	forModes(t, "f12", func(t *testing.T, c *tcase) {
+		first := c.start(c.write(c.newPod(sh("main", `echo started; exec sleep 1000`))), runOpts{})
+		first.waitOutput("started", startWait)
+		sleep := c.waitPodProc(first, "sleep", startWait)
+
+		// Another manifest with the same name, as a user would write it.
+		r := c.run(c.write(c.newPod(sh("other", "echo SECOND-RAN"))), runOpts{timeout: 30 * time.Second})
+		c.expectCode(r, 125)
+		c.expectStderr(r, "already running")
+		c.expectNoStdout(r, "SECOND-RAN")
+
+		if first.exited() {
+			t.Errorf("the first run exited after the second was refused\n%s", first.wait())
+		} else if _, err := os.Stat("/proc/" + itoa(uint32(sleep.pid))); err != nil {
+			t.Errorf("the first pod's container (pid %d) is gone after the second run: %v", sleep.pid, err)
+		}
+		found := false
+		for _, d := range c.stateDirs(c.pod) {
+			if _, err := os.Stat(d); err == nil {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the first pod's state dir is gone after the second run was refused (looked in %v)", c.stateDirs(c.pod))
+		}
+
+		first.signal(syscall.SIGTERM)
+		c.expectCode(first.wait(), 143)
+	})
+}

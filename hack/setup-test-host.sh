@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Prepares this host for the sandbox test suite. Idempotent; needs root.
+#
+#   - installs the packages the tests use (busybox-static for dir: rootfs
+#     images, uidmap for newuidmap/newgidmap) when they are missing;
+#   - creates sandbox-e2e (with a subordinate id range in /etc/subuid and
+#     /etc/subgid) and sandbox-e2e-nosub (without one), both system users
+#     with no login shell and no home;
+#   - gives root a subordinate range if it has none (for hostUsers: false).
+#
+# It prints every change it makes, and "ok" lines for what was already there.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "setup-test-host.sh: must run as root (try: sudo $0)" >&2
+	exit 1
+fi
+
+say() { echo "setup-test-host: $*"; }
+
+SUB_COUNT=65536
+SUB_FIRST_START=400000
+
+# --- packages ---------------------------------------------------------------
+packages=(busybox-static uidmap)
+missing=()
+for p in "${packages[@]}"; do
+	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		say "ok: package $p installed"
+	else
+		missing+=("$p")
+	fi
+done
+if ((${#missing[@]})); then
+	say "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# --- subordinate id ranges --------------------------------------------------
+# has_range FILE USER: USER (by name or uid) has a line in FILE.
+has_range() {
+	local file=$1 user=$2 uid
+	uid=$(id -u "$user")
+	[[ -f $file ]] && awk -F: -v n="$user" -v u="$uid" '$1==n || $1==u {found=1} END {exit !found}' "$file"
+}
+
+# free_start: first start >= SUB_FIRST_START, in steps of SUB_COUNT, whose
+# range [start, start+SUB_COUNT) overlaps no range in /etc/subuid or /etc/subgid.
+free_start() {
+	cat /etc/subuid /etc/subgid 2>/dev/null | awk -F: -v first="$SUB_FIRST_START" -v n="$SUB_COUNT" '
+		NF >= 3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ { s[++k] = $2; e[k] = $2 + $3 }
+		END {
+			start = first
+			for (;;) {
+				clash = 0
+				for (i = 1; i <= k; i++)
+					if (start < e[i] && s[i] < start + n) { clash = 1; break }
+				if (!clash) { print start; exit }
+				start += n
+			}
+		}'
+}
+
+add_range() {
+	local user=$1 start end
+	touch /etc/subuid /etc/subgid
+	if has_range /etc/subuid "$user" && has_range /etc/subgid "$user"; then
+		say "ok: $user has subordinate ranges: $(grep -E "^($user|$(id -u "$user")):" /etc/subuid | head -1)"
+		return
+	fi
+	start=$(free_start)
+	end=$((start + SUB_COUNT - 1))
+	if ! has_range /etc/subuid "$user"; then
+		usermod --add-subuids "$start-$end" "$user"
+		say "added subuid range $start-$end for $user"
+	fi
+	if ! has_range /etc/subgid "$user"; then
+		usermod --add-subgids "$start-$end" "$user"
+		say "added subgid range $start-$end for $user"
+	fi
+}
+
+del_ranges() {
+	local user=$1 file line start count
+	for file in /etc/subuid /etc/subgid; do
+		[[ -f $file ]] || continue
+		while IFS=: read -r _ start count; do
+			[[ -n $start ]] || continue
+			if [[ $file == /etc/subuid ]]; then
+				usermod --del-subuids "$start-$((start + count - 1))" "$user"
+			else
+				usermod --del-subgids "$start-$((start + count - 1))" "$user"
+			fi
+			say "removed $file range $start+$count from $user (it must have none)"
+		done < <(awk -F: -v n="$user" -v u="$(id -u "$user")" '$1==n || $1==u' "$file")
+	done
+}
+
+# --- users ------------------------------------------------------------------
+nologin=/usr/sbin/nologin
+[[ -x $nologin ]] || nologin=/bin/false
+
+ensure_user() {
+	local user=$1
+	if getent passwd "$user" >/dev/null; then
+		say "ok: user $user exists (uid $(id -u "$user"))"
+		return
+	fi
+	# --system: no automatic /etc/subuid entry, no home, no aging.
+	useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell "$nologin" --comment "sandbox end-to-end tests" "$user"
+	say "created user $user (uid $(id -u "$user"), gid $(id -g "$user"))"
+}
+
+ensure_user sandbox-e2e
+ensure_user sandbox-e2e-nosub
+add_range sandbox-e2e
+del_ranges sandbox-e2e-nosub
+add_range root
+
+say "done"
