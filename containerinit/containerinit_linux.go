@@ -47,6 +47,15 @@ type Config struct {
 	// Env is the complete environment of the workload, KEY=VALUE.
 	Env        []string `json:"env"`
 	WorkingDir string   `json:"workingDir"`
+	// Pod, set for the first container started in a pod only, is the
+	// pod-wide setup that must happen from inside the pod's namespaces.
+	Pod *PodSetup `json:"pod,omitempty"`
+}
+
+// PodSetup is what the first container init does for the whole pod: the
+// pause cannot, as it has no capabilities (see nsenter.c).
+type PodSetup struct {
+	Hostname string `json:"hostname"`
 }
 
 // Failure is what the init writes on the error pipe when it cannot start the
@@ -102,8 +111,13 @@ func run(cfgFD int) error {
 	if len(cfg.Argv) == 0 {
 		return errors.New("container config: empty argv")
 	}
-	if err := netsetup.LoopbackUp(); err != nil {
-		return fmt.Errorf("container %s: %w", cfg.Name, err)
+	if cfg.Pod != nil {
+		if err := unix.Sethostname([]byte(cfg.Pod.Hostname)); err != nil {
+			return fmt.Errorf("set pod hostname %q: %w", cfg.Pod.Hostname, err)
+		}
+		if err := netsetup.LoopbackUp(); err != nil {
+			return fmt.Errorf("pod network: %w", err)
+		}
 	}
 	if err := rootfs.Setup(cfg.FS); err != nil {
 		return fmt.Errorf("container %s: set up root filesystem: %w", cfg.Name, err)

@@ -11,8 +11,8 @@ import (
 )
 
 // LoopbackUp brings up "lo" in the network namespace of the calling thread.
-// It is idempotent: every container init calls it before its workload runs,
-// so lo is up before any container starts whichever starts first.
+// It is idempotent. The first container init of a pod calls it before any
+// workload of the pod runs.
 func LoopbackUp() error {
 	return loopbackUp(nil)
 }

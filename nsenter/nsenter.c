@@ -8,7 +8,11 @@
  *
  *   pause  The pod's PID 1: holds the namespaces open, reaps zombies, exits 0
  *          on SIGTERM/SIGINT. It never returns, so no Go runtime is started
- *          (about 100 kB of private memory instead of 1 MB+).
+ *          (about 100 kB of private memory instead of 1 MB+). It does nothing
+ *          privileged: rootless, it was exec'd before its user namespace had
+ *          an id map (newuidmap can only run after clone), so execve dropped
+ *          its capabilities. The first container init sets the pod's
+ *          hostname and brings up lo instead.
  *
  *   join   Joins the pause's namespaces (user first, in one setns call on a
  *          pidfd), optionally unshares a PID namespace of its own, then
@@ -120,18 +124,25 @@ static void shutdown_pause(int sig)
 static void run_pause(void)
 {
 	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
-	const char *hostname = getenv("_SANDBOX_HOSTNAME");
 	struct sigaction sa;
 	int sig;
 
+	int wait_fd = env_int("_SANDBOX_WAIT_FD", -1);
+	char c;
+
 	prctl(PR_SET_NAME, "pause", 0, 0, 0);
+	/* Wait until the supervisor has written our id maps (EOF on wait_fd):
+	 * once we are non-dumpable, /proc/PID/uid_map belongs to root. */
+	if (wait_fd >= 0) {
+		while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
+			;
+		close(wait_fd);
+	}
 	/* The pause runs the sandbox binary: keep other pod processes from
 	 * reading its memory or opening /proc/1/exe (CVE-2019-5736 shape). */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(sync_fd, "set non-dumpable");
 
-	if (hostname != NULL && *hostname != '\0' &&
-	    sethostname(hostname, strlen(hostname)) < 0)
-		fail(sync_fd, "sethostname");
 	if (chdir("/") < 0)
 		fail(sync_fd, "chdir /");
 

@@ -23,12 +23,12 @@ import (
 // Environment variables read by the constructor. They are internal: a
 // container's environment never contains them.
 const (
-	EnvRole     = "_SANDBOX_ROLE"
-	EnvSyncFD   = "_SANDBOX_SYNC_FD"
-	EnvPidFD    = "_SANDBOX_PIDFD"
-	EnvNSFlags  = "_SANDBOX_NSFLAGS"
-	EnvNewPID   = "_SANDBOX_NEWPID"
-	EnvHostname = "_SANDBOX_HOSTNAME"
+	EnvRole    = "_SANDBOX_ROLE"
+	EnvSyncFD  = "_SANDBOX_SYNC_FD"
+	EnvWaitFD  = "_SANDBOX_WAIT_FD"
+	EnvPidFD   = "_SANDBOX_PIDFD"
+	EnvNSFlags = "_SANDBOX_NSFLAGS"
+	EnvNewPID  = "_SANDBOX_NEWPID"
 )
 
 // Roles selected by EnvRole.

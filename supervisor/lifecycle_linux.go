@@ -14,7 +14,7 @@ import (
 )
 
 // containerConfig is the JSON sent to container c's init.
-func (s *sandbox) containerConfig(c *pod.Container) ([]byte, error) {
+func (s *sandbox) containerConfig(c *pod.Container, setup *containerinit.PodSetup) ([]byte, error) {
 	fs, err := s.rootfsSpec(c)
 	if err != nil {
 		return nil, err
@@ -25,6 +25,7 @@ func (s *sandbox) containerConfig(c *pod.Container) ([]byte, error) {
 		Argv:       c.Argv(),
 		Env:        containerEnv(c, s.pod.PodHostname()),
 		WorkingDir: c.WorkingDir,
+		Pod:        setup,
 	}
 	data, err := json.Marshal(&cfg)
 	if err != nil {

@@ -167,7 +167,7 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 		return ExitSandboxFailed, err
 	}
 	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
-		running: map[string]*os.Process{}, stopping: make(chan struct{})}
+		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{})}
 	code, err := s.run(ctx)
 	if terr := s.teardown(); terr != nil && err == nil {
 		err = terr
@@ -215,13 +215,17 @@ type sandbox struct {
 	pauseFD   int
 	pauseDone chan error
 
-	mu       sync.Mutex
-	running  map[string]*os.Process
-	stopOnce sync.Once
-	stopping chan struct{}
-	copiers  sync.WaitGroup
-	logs     []*os.File
-	prefixW  int
+	mu      sync.Mutex
+	running map[string]*os.Process
+	// podSetupClaimed is set by the first container start; podReady
+	// closes when it has set up the pod.
+	podSetupClaimed bool
+	podReady        chan struct{}
+	stopOnce        sync.Once
+	stopping        chan struct{}
+	copiers         sync.WaitGroup
+	logs            []*os.File
+	prefixW         int
 }
 
 // outcome is how one container ended for good.
@@ -338,6 +342,12 @@ func (s *sandbox) startPause() error {
 		return fmt.Errorf("start pause: %w", err)
 	}
 	defer syncR.Close()
+	waitR, waitW, err := os.Pipe()
+	if err != nil {
+		syncW.Close()
+		return fmt.Errorf("start pause: %w", err)
+	}
+	defer waitW.Close()
 	flags := uintptr(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
 	if s.plan.userns {
 		flags |= unix.CLONE_NEWUSER
@@ -349,10 +359,10 @@ func (s *sandbox) startPause() error {
 		Env: []string{
 			nsenter.EnvRole + "=" + nsenter.RolePause,
 			nsenter.EnvSyncFD + "=3",
-			nsenter.EnvHostname + "=" + s.pod.PodHostname(),
+			nsenter.EnvWaitFD + "=4",
 		},
 		Dir:        "/",
-		ExtraFiles: []*os.File{syncW},
+		ExtraFiles: []*os.File{syncW, waitR},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: flags,
 			Pdeathsig:  syscall.SIGKILL,
@@ -373,6 +383,7 @@ func (s *sandbox) startPause() error {
 	}()
 	err = <-started
 	syncW.Close()
+	waitR.Close()
 	if err != nil {
 		return fmt.Errorf("start pause: %w%s", err, usernsHint(err))
 	}
@@ -385,6 +396,7 @@ func (s *sandbox) startPause() error {
 			return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
 		}
 	}
+	waitW.Close() // maps written: the pause may make itself non-dumpable
 	if _, err := nsenter.ReadReport(syncR); err != nil {
 		return fmt.Errorf("start pause: %w", err)
 	}
@@ -498,7 +510,11 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		return nil, errors.New("pod is stopping")
 	default:
 	}
-	cfg, err := s.containerConfig(c)
+	setup, err := s.claimPodSetup()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.containerConfig(c, setup)
 	if err != nil {
 		return nil, err
 	}
@@ -627,8 +643,30 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		s.setRunning(c.Name, nil)
 		return nil, parseFailure(failure)
 	}
+	if setup != nil {
+		close(s.podReady) // hostname and lo are set: the others may start
+	}
 	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
 	return proc, nil
+}
+
+// claimPodSetup makes the first container start of the pod do the pod-wide
+// setup (hostname, lo) and holds every other start until it has: no
+// workload may run before the pod's hostname and loopback are in place.
+func (s *sandbox) claimPodSetup() (*containerinit.PodSetup, error) {
+	s.mu.Lock()
+	if !s.podSetupClaimed {
+		s.podSetupClaimed = true
+		s.mu.Unlock()
+		return &containerinit.PodSetup{Hostname: s.pod.PodHostname()}, nil
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.podReady:
+		return nil, nil
+	case <-s.stopping:
+		return nil, errors.New("pod is stopping")
+	}
 }
 
 func reap(pid int) {

@@ -79,7 +79,11 @@ type lineHandler struct {
 
 func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
 func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
-	_, err := fmt.Fprintf(h.w, "sandbox: %s: %s\n", strings.ToLower(r.Level.String()), r.Message)
+	level := strings.ToLower(r.Level.String())
+	if r.Level == slog.LevelWarn {
+		level = "warning"
+	}
+	_, err := fmt.Fprintf(h.w, "sandbox: %s: %s\n", level, r.Message)
 	return err
 }
 func (h *lineHandler) WithAttrs([]slog.Attr) slog.Handler { return h }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Start-up and pause-memory benchmark of sandbox against its floor, in one
+# hyperfine run, as an unprivileged user. Usage (root installs the peers and
+# drops to BENCH_USER; a normal user runs as itself):
+#   bench/startup.sh            # writes bench/results/startup.{md,json}
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/results
+mkdir -p "$out"
+
+if [ "$(id -u)" = 0 ]; then
+	need=()
+	for p in hyperfine catatonit uidmap; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+	if [ ${#need[@]} -gt 0 ]; then
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+	fi
+	user=${BENCH_USER:-sandbox-e2e}
+	id "$user" >/dev/null 2>&1 || { echo "bench: user $user missing: run hack/setup-test-host.sh or set BENCH_USER" >&2; exit 1; }
+	work=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
+	chmod 755 "$work"
+	go build -trimpath -o "$work/sandbox" ./cmd/sandbox
+	cp bench/true-pod.yaml "$work/"
+	chown -R "$user" "$work"
+	runtime_dir="$work/run"
+	install -d -m 700 -o "$user" "$runtime_dir"
+	setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
+		env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR="$runtime_dir" HOME="$work" \
+		BENCH_BIN="$work/sandbox" BENCH_POD="$work/true-pod.yaml" BENCH_OUT="$work" bash "$0"
+	cp "$work"/startup.* "$out/"
+	rm -rf "$work"
+	cat "$out/startup.md"
+	exit 0
+fi
+
+bin=${BENCH_BIN:-}
+pod=${BENCH_POD:-bench/true-pod.yaml}
+dest=${BENCH_OUT:-$out}
+if [ -z "$bin" ]; then
+	bin=$(mktemp -d)/sandbox
+	go build -trimpath -o "$bin" ./cmd/sandbox
+fi
+command -v hyperfine >/dev/null || { echo "bench: hyperfine missing (apt-get install hyperfine)" >&2; exit 1; }
+
+echo "# sandbox start-up, $(date -u +%F), $(uname -r), $(nproc) cores, uid $(id -u)" > "$dest/startup.md"
+hyperfine -N --warmup 5 --runs 60 --export-json "$dest/startup.json" --export-markdown "$dest/startup-table.md" \
+	-n 'unshare -Urnpiu --fork --mount-proc true' 'unshare -Urnpiu --fork --mount-proc true' \
+	-n 'sandbox run true-pod.yaml' "$bin run $pod" >/dev/null
+cat "$dest/startup-table.md" >> "$dest/startup.md"
+python3 - "$dest/startup.json" >> "$dest/startup.md" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+floor = r[0]["median"]
+print()
+for x in r:
+    print(f"- {x['command']}: median {x['median']*1000:.2f} ms (min {x['min']*1000:.2f}, max {x['max']*1000:.2f}), ratio to floor {x['median']/floor:.2f}")
+PY
+
+# Memory of the namespace holder: sandbox's pause vs catatonit -P.
+pss() { awk '/^Pss:/{p=$2} /^Private_Clean:/{c=$2} /^Private_Dirty:/{d=$2} /^Rss:/{r=$2} END{printf "rss %d kB, pss %d kB, private %d kB", r, p, c+d}' "/proc/$1/smaps_rollup"; }
+cat > "$dest/hold.yaml" <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: bench-hold}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers: [{name: hold, command: [sleep, "30"]}]
+Y
+"$bin" run "$dest/hold.yaml" >/dev/null 2>&1 &
+sup=$!
+pause=""
+for _ in $(seq 100); do
+	for c in /proc/[0-9]*; do
+		[ "$(cat "$c/comm" 2>/dev/null)" = pause ] && [ "$(awk '/^PPid:/{print $2}' "$c/status" 2>/dev/null)" = "$sup" ] && pause=${c#/proc/}
+	done
+	[ -n "$pause" ] && break
+	sleep 0.05
+done
+{
+	echo
+	echo "## namespace holder memory (smaps_rollup)"
+	if [ -n "$pause" ]; then echo "- sandbox pause: $(pss "$pause")"; else echo "- sandbox pause: not found"; fi
+	echo "- sandbox supervisor (per pod): $(pss "$sup")"
+} >> "$dest/startup.md"
+kill -TERM "$sup"; wait "$sup" || true
+if command -v catatonit >/dev/null; then
+	unshare -Urpf catatonit -P &
+	cpid=$!
+	sleep 0.3
+	child=$(cat /proc/$cpid/task/$cpid/children 2>/dev/null | awk '{print $1}')
+	echo "- catatonit -P: $(pss "${child:-$cpid}")" >> "$dest/startup.md"
+	kill -KILL "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true
+else
+	echo "- catatonit -P: skipped (apt-get install catatonit)" >> "$dest/startup.md"
+fi
