@@ -180,7 +180,23 @@ func checkCommonMounts(t *testing.T) {
 	})
 }
 
+// modes are the two ways the container init runs: root in the pod's user namespace (rootless) and real root
+// (rootful). Both get fresh mount, PID, network, IPC and UTS namespaces.
+var modes = []struct {
+	name string
+	opts []testutil.ReexecOption
+}{
+	{name: "userns"},
+	{name: "rootful", opts: []testutil.ReexecOption{testutil.AsRealRoot()}},
+}
+
 func TestSetupHostRoot(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { testSetupHostRoot(t, mode.opts) })
+	}
+}
+
+func testSetupHostRoot(t *testing.T, opts []testutil.ReexecOption) {
 	inUserNS(t, func(t *testing.T) fixture {
 		return fixture{Spec: Spec{Scratch: t.TempDir()}}
 	}, func(t *testing.T, f fixture) {
@@ -206,10 +222,16 @@ func TestSetupHostRoot(t *testing.T) {
 			}
 		})
 		checkCommonMounts(t)
-	})
+	}, opts...)
 }
 
 func TestSetupDirectoryRoot(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { testSetupDirectoryRoot(t, mode.opts) })
+	}
+}
+
+func testSetupDirectoryRoot(t *testing.T, opts []testutil.ReexecOption) {
 	for _, tc := range []struct {
 		name          string
 		readOnly      bool
@@ -263,7 +285,7 @@ func TestSetupDirectoryRoot(t *testing.T) {
 					}
 				})
 				checkCommonMounts(t)
-			})
+			}, opts...)
 			if !parent {
 				return
 			}

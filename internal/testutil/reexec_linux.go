@@ -29,6 +29,7 @@ type ReexecOption func(*reexecConfig)
 type reexecConfig struct {
 	add, remove uintptr
 	env         []string
+	realRoot    bool
 }
 
 // WithCloneflags adds namespace flags (for example CLONE_NEWCGROUP) to DefaultCloneflags.
@@ -40,6 +41,13 @@ func WithCloneflags(flags uintptr) ReexecOption {
 // the host (for example the host network namespace). CLONE_NEWUSER cannot be removed.
 func WithoutCloneflags(flags uintptr) ReexecOption {
 	return func(c *reexecConfig) { c.remove |= flags &^ syscall.CLONE_NEWUSER }
+}
+
+// AsRealRoot runs the child without a user namespace, as the real root of the machine, in the other new
+// namespaces: the rootful mode. The test is skipped unless the caller is root. Use it only for code that is
+// safe as real root in a fresh mount namespace.
+func AsRealRoot() ReexecOption {
+	return func(c *reexecConfig) { c.realRoot = true }
 }
 
 // WithEnv passes key=value to the child, which is how a parent hands it fixtures it prepared (paths in its
@@ -77,13 +85,16 @@ func ReexecInUserNS(t *testing.T, opts ...ReexecOption) bool {
 		}
 		return true
 	}
-	if reason := userNSUnavailable(); reason != "" {
-		SkipOrFailUnlessCI(t, reason)
-		return false
-	}
 	cfg := reexecConfig{}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.realRoot && os.Geteuid() != 0 {
+		t.Skip("the rootful variant needs real root")
+	}
+	if reason := userNSUnavailable(); reason != "" && !cfg.realRoot {
+		SkipOrFailUnlessCI(t, reason)
+		return false
 	}
 	CheckNoMountLeak(t)
 
@@ -107,6 +118,10 @@ func ReexecInUserNS(t *testing.T, opts ...ReexecOption) bool {
 		GidMappingsEnableSetgroups: false,
 		// Pdeathsig fires when the creating thread exits, so the thread stays locked while the child lives.
 		Pdeathsig: syscall.SIGKILL,
+	}
+	if cfg.realRoot {
+		cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings, cmd.SysProcAttr.GidMappings = nil, nil
 	}
 	r, w, err := os.Pipe()
 	if err != nil {

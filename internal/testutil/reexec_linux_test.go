@@ -143,3 +143,19 @@ func TestReexecInUserNSReportsChildOutcome(t *testing.T) {
 		})
 	}
 }
+
+func TestReexecAsRealRootKeepsTheUserNamespace(t *testing.T) {
+	parent := ""
+	if !InUserNSChild() {
+		parent = nsInode(t, "self", "user")
+	}
+	if !ReexecInUserNS(t, AsRealRoot(), WithEnv("TESTUTIL_PARENT_USER", parent)) {
+		return
+	}
+	if got, want := nsInode(t, "self", "user"), os.Getenv("TESTUTIL_PARENT_USER"); got != want {
+		t.Errorf("user namespace %s, want the parent's %s", got, want)
+	}
+	if os.Getpid() != 1 {
+		t.Errorf("pid %d, want 1", os.Getpid())
+	}
+}
