@@ -100,8 +100,8 @@ func Single(uid, gid uint32) Mapping {
 func WithSubordinate(uid, gid uint32, subUID, subGID Range) Mapping {
 	capSize := func(n uint32) uint32 { return min(n, 65535) }
 	return Mapping{
-		UIDs: []Range{{0, uid, 1}, {1, subUID.HostID, capSize(subUID.Size)}},
-		GIDs: []Range{{0, gid, 1}, {1, subGID.HostID, capSize(subGID.Size)}},
+		UIDs:       []Range{{0, uid, 1}, {1, subUID.HostID, capSize(subUID.Size)}},
+		GIDs:       []Range{{0, gid, 1}, {1, subGID.HostID, capSize(subGID.Size)}},
 		UseHelpers: true,
 	}
 }
