@@ -82,7 +82,7 @@ var badFixtures = []badFixture{
 	{"command is required", "bad-no-command.json", "spec.containers[0].command: required", ErrInvalid},
 	{"argv[0] must not be empty", "bad-empty-command.json", "spec.containers[0].command[0]: must not be empty", ErrInvalid},
 	{"NUL in an argument is refused", "bad-arg-nul.json", "spec.containers[0].args[0]: contains a NUL byte", ErrInvalid},
-	{"argument over MAX_ARG_STRLEN is refused", "bad-arg-too-long.json", "spec.containers[0].args[0]: is 131072 bytes, must be at most 131071", ErrInvalid},
+	{"argument over MAX_ARG_STRLEN is refused", "bad-arg-too-long.json", "spec.containers[0].args[0]: 131072 bytes, must be at most 131071", ErrInvalid},
 	{"too many arguments are refused", "bad-too-many-args.json", "spec.containers[0].args: command and args have 4097 strings, must be at most 4096", ErrInvalid},
 	{"too many containers are refused", "bad-too-many-containers.json", "spec.containers: 65 containers including init containers, must be at most 64", ErrInvalid},
 	{"registry image is not supported yet", "bad-image-registry.json", `spec.containers[0].image: "nginx:1.25": image pulling is not supported yet`, ErrInvalid},

@@ -154,7 +154,7 @@ func checkExecString(probs *problems, field, s string) {
 		probs.addf(ErrInvalid, field, "contains a NUL byte")
 	}
 	if len(s) > MaxArgBytes {
-		probs.addf(ErrInvalid, field, "is %d bytes, must be at most %d (the kernel's MAX_ARG_STRLEN)", len(s), MaxArgBytes)
+		probs.addf(ErrInvalid, field, "%d bytes, must be at most %d (the kernel's MAX_ARG_STRLEN)", len(s), MaxArgBytes)
 	}
 }
 
@@ -169,7 +169,7 @@ func checkEnv(probs *problems, prefix string, env []EnvVar) {
 		case e.Name == "":
 			probs.addf(ErrInvalid, field+".name", "required")
 		case len(e.Name) > MaxEnvNameBytes:
-			probs.addf(ErrInvalid, field+".name", "is %d bytes, must be at most %d", len(e.Name), MaxEnvNameBytes)
+			probs.addf(ErrInvalid, field+".name", "%d bytes, must be at most %d", len(e.Name), MaxEnvNameBytes)
 		case strings.IndexByte(e.Name, '=') >= 0:
 			// The kernel splits NAME=value at the first '=': the
 			// variable would get another name.
