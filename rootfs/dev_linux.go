@@ -23,11 +23,6 @@ var devSymlinks = []struct{ name, target string }{
 	{"ptmx", "pts/ptmx"},
 }
 
-// DevEntries lists what Setup puts in the container's /dev, sorted: the nodes, pts, shm and the symlinks.
-var DevEntries = []string{
-	"fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero",
-}
-
 // mountDev mounts a fresh tmpfs on /dev and fills it. The rootfs's own /dev content is never used: a rootfs may
 // ship /dev/null as a symlink or regular file (CVE-2025-31133), and everything here is created by us in a
 // filesystem nobody else has seen.

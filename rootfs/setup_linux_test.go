@@ -102,8 +102,8 @@ func isReadOnlyMount(t *testing.T, p string) bool {
 }
 
 // checkCommonMounts asserts what every root built by Setup has: private /tmp, fresh /proc for the PID namespace,
-// the /dev Setup populates, and a read-only /sys.
-func checkCommonMounts(t *testing.T) {
+// the /dev Setup populates (plus extra, a bind mounted there, if not ""), and a read-only /sys.
+func checkCommonMounts(t *testing.T, extra string) {
 	t.Run("tmp_is_an_empty_writable_tmpfs", func(t *testing.T) {
 		if names := readDirNames(t, "/tmp"); len(names) != 0 {
 			t.Errorf("/tmp has %v", names)
@@ -127,8 +127,14 @@ func checkCommonMounts(t *testing.T) {
 		}
 	})
 	t.Run("dev_has_exactly_the_expected_entries", func(t *testing.T) {
-		if got := readDirNames(t, "/dev"); !slices.Equal(got, DevEntries) {
-			t.Errorf("/dev has %v, want %v", got, DevEntries)
+		want := []string{"fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+			"tty", "urandom", "zero"}
+		if extra != "" {
+			want = append(want, extra)
+			slices.Sort(want)
+		}
+		if got := readDirNames(t, "/dev"); !slices.Equal(got, want) {
+			t.Errorf("/dev has %v, want %v", got, want)
 		}
 		if target, _ := os.Readlink("/dev/ptmx"); target != "pts/ptmx" {
 			t.Errorf("/dev/ptmx -> %q, want pts/ptmx", target)
@@ -221,7 +227,7 @@ func testSetupHostRoot(t *testing.T, opts []testutil.ReexecOption) {
 				t.Errorf("the scratch dir %s (under the new /tmp) is visible: %v", f.Spec.Scratch, err)
 			}
 		})
-		checkCommonMounts(t)
+		checkCommonMounts(t, "")
 	}, opts...)
 }
 
@@ -253,8 +259,15 @@ func testSetupDirectoryRoot(t *testing.T, opts []testutil.ReexecOption) {
 					}
 				}
 				exe, _ := os.Executable()
+				// The Kubernetes termination message file: a file bind into the /dev tmpfs, which must work
+				// with a read-only root too.
+				termLog := filepath.Join(t.TempDir(), "termination-log")
+				if err := os.WriteFile(termLog, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
 				return fixture{
-					Spec:  Spec{Root: root, ReadOnly: tc.readOnly},
+					Spec: Spec{Root: root, ReadOnly: tc.readOnly,
+						Binds: []Bind{{Source: termLog, Destination: "/dev/termination-log"}}},
 					Extra: map[string]string{"hostFile": exe},
 				}
 			}, func(t *testing.T, f fixture) {
@@ -284,10 +297,18 @@ func testSetupDirectoryRoot(t *testing.T, opts []testutil.ReexecOption) {
 						t.Errorf("/ read-only %v, want %v", got, f.Spec.ReadOnly)
 					}
 				})
-				checkCommonMounts(t)
+				t.Run("termination_log_reaches_the_host", func(t *testing.T) {
+					if err := os.WriteFile("/dev/termination-log", []byte("bye"), 0); err != nil {
+						t.Errorf("write /dev/termination-log: %v", err)
+					}
+				})
+				checkCommonMounts(t, "termination-log")
 			}, opts...)
 			if !parent {
 				return
+			}
+			if b, err := os.ReadFile(f.Spec.Binds[0].Source); err != nil || string(b) != "bye" {
+				t.Errorf("the termination log on the host: %q %v", b, err)
 			}
 			for _, d := range []string{"proc", "sys", "dev", "tmp"} {
 				if fi, err := os.Lstat(filepath.Join(f.Spec.Root, d)); err != nil || !fi.IsDir() {
