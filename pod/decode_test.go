@@ -302,3 +302,24 @@ func TestDecodeRefusesExcessiveYAMLAliases(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestYAMLAliasesCannotBypassTheLimits(t *testing.T) {
+	long := strings.Repeat("a", 100_000)
+	manifest := func(uses int) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: main\n    command: [&long " + long + "]\n    args: [" +
+			strings.Repeat("*long, ", uses) + "]\n"
+	}
+	// Eleven copies of 100 kB pass decoding but not the argv total.
+	p, _, err := Decode([]byte(manifest(10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "spec.containers[0]: command, args and env take 1100011 bytes, must be at most 1048576") {
+		t.Errorf("Validate: %v", err)
+	}
+	// Fifty copies make 5 MB of JSON: refused while decoding.
+	_, _, err = Decode([]byte(manifest(50)))
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "once YAML aliases are expanded") {
+		t.Errorf("Decode: %v", err)
+	}
+}

@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Every error returned by this package matches one of them
-// with errors.Is; the message itself says what is wrong and where.
+// Sentinel errors. Every error from Decode, Validate and ParseImage matches
+// one of them with errors.Is (Load's may instead be an fs error such as
+// fs.ErrNotExist); the message itself says what is wrong and where.
 var (
 	// ErrEmpty: the manifest has no content (only whitespace or comments).
 	ErrEmpty = errors.New("empty manifest")

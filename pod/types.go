@@ -26,7 +26,8 @@ const (
 	// MaxArgvEnvBytes caps command, args and env of one container together,
 	// counting a NUL per string. The kernel allows a quarter of the stack
 	// rlimit (2 MiB with the usual 8 MiB); half of that leaves room for the
-	// variables the supervisor adds.
+	// variables the supervisor adds. A 1 MiB manifest can exceed it through
+	// YAML aliases that repeat a long string.
 	MaxArgvEnvBytes = 1 << 20
 	// MaxGracePeriodSeconds caps spec.terminationGracePeriodSeconds (1 day).
 	MaxGracePeriodSeconds = 86400
