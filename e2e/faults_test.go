@@ -76,7 +76,8 @@ func TestStopSignals(t *testing.T) {
 					ctr = sh("main", `trap "" TERM; echo started; while :; do sleep 0.2; done`)
 				}
 				pod := c.newPod(ctr) // grace period 2 s
-				p := c.start(c.write(pod), runOpts{})
+				// Started, then stopped with a 2 s grace period: 40 s is a hang.
+				p := c.start(c.write(pod), runOpts{timeout: 40 * time.Second})
 				p.waitOutput("started", startWait)
 				c.waitPodProc(p, "sleep", startWait)
 				sent := time.Now()

@@ -653,29 +653,37 @@ func (c *tcase) expectCode(r result, want int) {
 
 func (c *tcase) expectStdout(r result, substrings ...string) {
 	c.t.Helper()
-	for _, s := range substrings {
-		if !strings.Contains(r.stdout, s) {
-			c.t.Errorf("stdout lacks %q\n%s", s, r)
-		}
-	}
+	c.expectIn(r, "stdout", r.stdout, true, substrings)
 }
 
 func (c *tcase) expectStderr(r result, substrings ...string) {
 	c.t.Helper()
-	for _, s := range substrings {
-		if !strings.Contains(r.stderr, s) {
-			c.t.Errorf("stderr lacks %q\n%s", s, r)
-		}
-	}
+	c.expectIn(r, "stderr", r.stderr, true, substrings)
 }
 
 func (c *tcase) expectNoStdout(r result, substrings ...string) {
 	c.t.Helper()
+	c.expectIn(r, "stdout", r.stdout, false, substrings)
+}
+
+// expectIn reports, in one error, the substrings that out (stdout or stderr)
+// lacks (want true) or has (want false).
+func (c *tcase) expectIn(r result, what, out string, want bool, substrings []string) {
+	c.t.Helper()
+	var bad []string
 	for _, s := range substrings {
-		if strings.Contains(r.stdout, s) {
-			c.t.Errorf("stdout has %q\n%s", s, r)
+		if strings.Contains(out, s) != want {
+			bad = append(bad, strconv.Quote(s))
 		}
 	}
+	if len(bad) == 0 {
+		return
+	}
+	verb := "lacks"
+	if !want {
+		verb = "has"
+	}
+	c.t.Errorf("%s %s %s\n%s", what, verb, strings.Join(bad, ", "), r)
 }
 
 // linesOf returns the lines of out that carry the prefix of container name
@@ -704,6 +712,7 @@ func linesOf(out, name string) []string {
 type procInfo struct {
 	pid     int
 	ppid    int
+	state   string
 	comm    string
 	exe     string
 	cmdline string
@@ -727,6 +736,7 @@ func readProc(pid int) (procInfo, bool) {
 	p.comm = s[i+1 : j]
 	fields := strings.Fields(s[j+1:]) // fields[0] is state (field 3)
 	if len(fields) > 19 {
+		p.state = fields[0]
 		p.ppid, _ = strconv.Atoi(fields[1])
 		p.start = fields[19] // field 22: starttime
 	}
@@ -766,7 +776,10 @@ func (c *tcase) podProcs(pod string) []procInfo {
 			continue
 		}
 		p, ok := readProc(pid)
-		if !ok {
+		// A zombie has exited and holds nothing but its pid; when the
+		// supervisor is killed, the pause is reparented to host PID 1, which
+		// may reap it late. That is not a leak.
+		if !ok || p.state == "Z" || p.state == "X" {
 			continue
 		}
 		match := p.exe == sandboxBin ||
@@ -838,7 +851,7 @@ func (c *tcase) waitNoPodProcs(pod string, d time.Duration) []procInfo {
 func describeProcs(ps []procInfo) string {
 	var b strings.Builder
 	for _, p := range ps {
-		fmt.Fprintf(&b, "  pid %d ppid %d comm %q exe %q cmdline %q\n", p.pid, p.ppid, p.comm, p.exe, p.cmdline)
+		fmt.Fprintf(&b, "  pid %d ppid %d state %s comm %q exe %q cmdline %q\n", p.pid, p.ppid, p.state, p.comm, p.exe, p.cmdline)
 	}
 	return b.String()
 }
@@ -865,11 +878,23 @@ func (c *tcase) checkLeaksFor(pod string) {
 		}
 		c.waitNoPodProcs(pod, leakRetry)
 	}
+	var leakedDirs []string
 	for _, d := range c.stateDirs(pod) {
 		if _, err := os.Lstat(d); err == nil {
 			t.Errorf("leak: state dir %s of pod %s is left after the run", d, pod)
+			leakedDirs = append(leakedDirs, d)
 		}
 	}
+	mountsChanged := false
+	defer func() {
+		// Remove what this case's uniquely named pod left, so that the
+		// machine stays clean, unless a mount may hang below it.
+		if !mountsChanged {
+			for _, d := range leakedDirs {
+				os.RemoveAll(d)
+			}
+		}
+	}()
 	for _, f := range mountinfoFiles {
 		before := c.mnt0[f]
 		if before.err != nil {
@@ -892,6 +917,7 @@ func (c *tcase) checkLeaksFor(pod string) {
 			}
 		}
 		if len(added)+len(removed) > 0 {
+			mountsChanged = true
 			t.Errorf("leak: %s changed during the case:\nadded:\n  %s\nremoved:\n  %s", f,
 				strings.Join(added, "\n  "), strings.Join(removed, "\n  "))
 		}
