@@ -5,7 +5,8 @@
 #
 # Needs root (to create the test users and to run the e2e cases as other
 # uids); re-executes itself with sudo when started as another user. The exit
-# code is the test result.
+# code is the test result. SANDBOX_E2E_BINARY=path makes the e2e tests use a
+# prebuilt sandbox binary instead of building cmd/sandbox.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +28,10 @@ if [[ $(id -u) -ne 0 ]]; then
 		CGO_ENABLED CC CI SANDBOX_E2E_VERBOSE; do
 		if [[ -n ${!v+x} ]]; then envs+=("$v=${!v}"); fi
 	done
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "test.sh: needs root (to create the test users and run pods as them): run it as root, or install sudo" >&2
+		exit 1
+	fi
 	echo "test.sh: not root, re-running with sudo" >&2
 	exec sudo -- env "${envs[@]}" "$repo/hack/test.sh" "$@"
 fi
