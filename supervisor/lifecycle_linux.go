@@ -3,7 +3,6 @@ package supervisor
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -69,23 +68,16 @@ func parseFailure(data []byte) error {
 	return &f
 }
 
-// gracefulStop is the answer to SIGINT/SIGTERM: SIGTERM to every running
-// container, up to the grace period for them to exit, then stop() so the
-// teardown's SIGKILL of the pause ends whatever is left.
+// gracefulStop is the answer to SIGINT/SIGTERM and the rollback after a
+// failed start: SIGTERM to every running container, up to the grace period
+// for them to exit, then SIGKILL for everything left.
 func (s *sandbox) gracefulStop() {
 	s.stop()
 	s.mu.Lock()
-	procs := make([]*os.Process, 0, len(s.running))
 	for _, p := range s.running {
-		procs = append(procs, p)
-	}
-	s.mu.Unlock()
-	if len(procs) == 0 {
-		return
-	}
-	for _, p := range procs {
 		p.Signal(unix.SIGTERM)
 	}
+	s.mu.Unlock()
 	deadline := time.Now().Add(s.pod.GracePeriod())
 	for time.Now().Before(deadline) {
 		s.mu.Lock()
@@ -97,27 +89,35 @@ func (s *sandbox) gracefulStop() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.opts.Event(fmt.Sprintf("grace period of %v is over: killing the pod", s.pod.GracePeriod()))
+	s.killAll()
 }
 
-// teardown kills what is left and removes the state directory. Killing the
-// pause (PID 1 of the pod's PID namespace) makes the kernel SIGKILL every
-// process in it; containers with a PID namespace of their own are killed
-// one by one.
-func (s *sandbox) teardown() error {
+// killAll SIGKILLs every container process and the pause. Killing the pause
+// (PID 1 of the pod's PID namespace) makes the kernel SIGKILL every process
+// in it; containers with a PID namespace of their own are killed one by one.
+func (s *sandbox) killAll() {
 	s.stop()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, p := range s.running {
 		p.Signal(unix.SIGKILL)
 	}
-	s.mu.Unlock()
-	if s.pause != nil {
-		if s.pauseDone != nil {
-			s.pause.Process.Signal(unix.SIGKILL)
-			<-s.pauseDone
-		}
-		if s.pauseFD >= 0 {
-			unix.Close(s.pauseFD)
-		}
+	if s.pause != nil && s.pause.Process != nil {
+		s.pauseKilled.Store(true)
+		s.pause.Process.Signal(unix.SIGKILL)
+	}
+}
+
+// teardown kills what is left, waits for every process and output stream,
+// and removes the state directory.
+func (s *sandbox) teardown() error {
+	s.killAll()
+	if s.pauseDone != nil {
+		<-s.pauseDone
+		s.pauseDone = nil
+	}
+	if s.pausePidfd != nil {
+		s.pausePidfd.Close()
 	}
 	// Output pipes reach EOF once every process holding them is dead.
 	s.copiers.Wait()

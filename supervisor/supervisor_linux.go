@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -210,10 +211,15 @@ type sandbox struct {
 	term    *terminal
 	termErr *terminal
 
-	pause     *exec.Cmd
-	pausePID  int
-	pauseFD   int
-	pauseDone chan error
+	pause    *exec.Cmd
+	pausePID int
+	// pausePidfd refers to the pause for setns; one *os.File for the pod's
+	// lifetime (a second os.File on the same fd would close it when
+	// garbage-collected).
+	pausePidfd *os.File
+	// pauseKilled is set before the supervisor itself kills the pause.
+	pauseKilled atomic.Bool
+	pauseDone   chan error
 
 	mu      sync.Mutex
 	running map[string]*os.Process
@@ -272,60 +278,54 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		c := &s.pod.Spec.InitContainers[i]
 		res := make(chan outcome, 1)
 		go func() { res <- s.supervise(c, true) }()
-		select {
-		case out := <-res:
-			if out.err != nil {
-				return out.code, out.err
-			}
-			if out.code != 0 {
-				return out.code, nil
-			}
-		case <-ctx.Done():
-			s.stop()
-			<-res
-			return 0, ctx.Err()
-		case err := <-s.pauseDone:
-			s.stop()
-			<-res
-			return ExitSandboxDied, fmt.Errorf("%w: %v", ErrSandboxDied, err)
+		if code, err := s.collect(ctx, res, 1); err != nil || code != 0 {
+			return code, err
 		}
 	}
-
 	results := make(chan outcome, len(s.pod.Spec.Containers))
 	for i := range s.pod.Spec.Containers {
 		c := &s.pod.Spec.Containers[i]
 		go func() { results <- s.supervise(c, false) }()
 	}
-	firstFailure, pending := 0, len(s.pod.Spec.Containers)
+	return s.collect(ctx, results, len(s.pod.Spec.Containers))
+}
+
+// collect waits for pending containers to end for good and returns the
+// first non-zero exit code and the error that ended the pod early, if any.
+// It keeps collecting while the pod stops, so it returns only when no
+// container process of this phase is left: a start failure (rollback) or a
+// cancelled context stops the pod gracefully; the pause's death kills it.
+func (s *sandbox) collect(ctx context.Context, results <-chan outcome, pending int) (int, error) {
+	first, ctxDone, pauseDone := 0, ctx.Done(), s.pauseDone
 	var runErr error
 	for pending > 0 {
 		select {
 		case out := <-results:
 			pending--
-			if out.code != 0 && firstFailure == 0 {
-				firstFailure = out.code
+			if out.code != 0 && first == 0 {
+				first = out.code
 			}
 			if out.err != nil && runErr == nil {
-				// A container that could not start rolls the pod back.
-				runErr = out.err
-				s.stop()
+				runErr = out.err // a container that could not start rolls the pod back
+				go s.gracefulStop()
 			}
-		case <-ctx.Done():
-			s.gracefulStop()
-			for ; pending > 0; pending-- {
-				<-results
+		case <-ctxDone:
+			ctxDone = nil
+			if runErr == nil {
+				runErr = ctx.Err()
 			}
-			return 0, ctx.Err()
-		case err := <-s.pauseDone:
-			s.stop()
-			for ; pending > 0; pending-- {
-				<-results
+			go s.gracefulStop()
+		case err := <-pauseDone:
+			pauseDone, s.pauseDone = nil, nil
+			if s.pauseKilled.Load() {
+				continue // our own teardown killed it
 			}
-			s.pauseDone = nil
-			return ExitSandboxDied, fmt.Errorf("%w: pause (pid %d) %v; every container was killed with it", ErrSandboxDied, s.pausePID, err)
+			first = ExitSandboxDied
+			runErr = fmt.Errorf("%w: pause (pid %d) %v; every container was killed with it", ErrSandboxDied, s.pausePID, err)
+			s.killAll()
 		}
 	}
-	return firstFailure, runErr
+	return first, runErr
 }
 
 func (s *sandbox) allContainers() []pod.Container {
@@ -364,6 +364,10 @@ func (s *sandbox) startPause() error {
 		Dir:        "/",
 		ExtraFiles: []*os.File{syncW, waitR},
 		SysProcAttr: &syscall.SysProcAttr{
+			// A session of its own: a Ctrl-C on the terminal signals the
+			// foreground process group, and only the supervisor may decide
+			// what the pod does with it.
+			Setsid:     true,
 			Cloneflags: flags,
 			Pdeathsig:  syscall.SIGKILL,
 			PidFD:      &pidfd,
@@ -387,7 +391,11 @@ func (s *sandbox) startPause() error {
 	if err != nil {
 		return fmt.Errorf("start pause: %w%s", err, usernsHint(err))
 	}
-	s.pause, s.pausePID, s.pauseFD = cmd, cmd.Process.Pid, pidfd
+	s.pause, s.pausePID = cmd, cmd.Process.Pid
+	if pidfd < 0 {
+		return errors.New("start pause: the kernel returned no pidfd (Linux 5.3+ is required)")
+	}
+	s.pausePidfd = os.NewFile(uintptr(pidfd), "pause-pidfd")
 	if id, err := state.Identify(s.pausePID); err == nil {
 		s.record.Pause = id
 	}
@@ -569,7 +577,6 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	} else {
 		newpid = "1"
 	}
-	pidfd := os.NewFile(uintptr(s.pauseFD), "pause-pidfd")
 	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
@@ -586,7 +593,10 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		Dir:        "/",
 		Stdout:     outW,
 		Stderr:     stderrW,
-		ExtraFiles: []*os.File{syncW, pidfd, cfgR, errW},
+		ExtraFiles: []*os.File{syncW, s.pausePidfd, cfgR, errW},
+		// Own session, as for the pause: terminal signals reach only the
+		// supervisor, which stops containers with SIGTERM and a grace period.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -627,6 +637,13 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		return nil, fmt.Errorf("container process %d: %w", rep.PID, err)
 	}
 	s.setRunning(c.Name, proc)
+	select {
+	case <-s.stopping:
+		// The pod began stopping while we started: gracefulStop may have
+		// signalled the running set before we joined it.
+		proc.Signal(unix.SIGKILL)
+	default:
+	}
 	if id, err := state.Identify(rep.PID); err == nil {
 		s.mu.Lock()
 		s.record.Containers[c.Name] = id
