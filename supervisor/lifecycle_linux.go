@@ -9,56 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podsandbox/sandbox/containerinit"
-	"github.com/podsandbox/sandbox/pod"
 )
-
-// containerConfig is the JSON sent to container c's init.
-func (s *sandbox) containerConfig(c *pod.Container, setup *containerinit.PodSetup) ([]byte, error) {
-	fs, err := s.rootfsSpec(c)
-	if err != nil {
-		return nil, err
-	}
-	cfg := containerinit.Config{
-		Name:       c.Name,
-		FS:         fs,
-		Argv:       c.Argv(),
-		Env:        containerEnv(c, s.pod.PodHostname()),
-		WorkingDir: c.WorkingDir,
-		Pod:        setup,
-	}
-	data, err := json.Marshal(&cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode container config: %w", err)
-	}
-	return data, nil
-}
-
-// containerEnv is the workload's whole environment: PATH, HOSTNAME and HOME
-// unless the manifest sets them, then the manifest's variables in order
-// (a later duplicate wins, as in Kubernetes). Nothing of the caller's
-// environment leaks in.
-func containerEnv(c *pod.Container, hostname string) []string {
-	set := map[string]bool{}
-	for _, e := range c.Env {
-		set[e.Name] = true
-	}
-	var env []string
-	for _, kv := range [][2]string{{"PATH", containerinit.DefaultPath}, {"HOSTNAME", hostname}, {"HOME", "/root"}} {
-		if !set[kv[0]] {
-			env = append(env, kv[0]+"="+kv[1])
-		}
-	}
-	seen := map[string]int{}
-	for _, e := range c.Env {
-		if i, ok := seen[e.Name]; ok {
-			env[i] = e.Name + "=" + e.Value
-			continue
-		}
-		seen[e.Name] = len(env)
-		env = append(env, e.Name+"="+e.Value)
-	}
-	return env
-}
 
 func parseFailure(data []byte) error {
 	var f containerinit.Failure

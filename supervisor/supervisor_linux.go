@@ -28,7 +28,6 @@ import (
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/pod"
-	"github.com/podsandbox/sandbox/rootfs"
 )
 
 // Exit codes of the contract documented in the README.
@@ -615,23 +614,31 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	go func() { defer s.copiers.Done(); defer outR.Close(); copyLines(outR, prefix, s.term, log) }()
 	go func() { defer s.copiers.Done(); defer stderrR.Close(); copyLines(stderrR, prefix, s.termErr, log) }()
 
-	if _, err := cfgW.Write(cfg); err != nil {
-		cmd.Wait()
-		return nil, fmt.Errorf("send container config: %w", err)
-	}
-	cfgW.Close()
+	// The container process waits for its config: until it is sent, the
+	// process is in the pod's namespaces but has run nothing of its own,
+	// which is when it is placed in its cgroup.
 	rep, rerr := nsenter.ReadReport(syncR)
 	werr := cmd.Wait() // the intermediate exits as soon as it has cloned
-	if rerr != nil {
+	abort := func(err error) (*os.Process, error) {
 		if rep.PID > 0 {
 			unix.Kill(rep.PID, unix.SIGKILL)
 			reap(rep.PID)
 		}
-		return nil, rerr
+		return nil, err
+	}
+	if rerr != nil {
+		return abort(rerr)
 	}
 	if werr != nil {
-		return nil, fmt.Errorf("join pod namespaces: %w", werr)
+		return abort(fmt.Errorf("join pod namespaces: %w", werr))
 	}
+	if err := s.placeContainer(c, rep.PID); err != nil {
+		return abort(err)
+	}
+	if _, err := cfgW.Write(cfg); err != nil {
+		return abort(fmt.Errorf("send container config: %w", err))
+	}
+	cfgW.Close()
 	proc, err := os.FindProcess(rep.PID)
 	if err != nil {
 		return nil, fmt.Errorf("container process %d: %w", rep.PID, err)
@@ -689,16 +696,4 @@ func (s *sandbox) claimPodSetup() (*containerinit.PodSetup, error) {
 func reap(pid int) {
 	var ws unix.WaitStatus
 	unix.Wait4(pid, &ws, 0, nil)
-}
-
-// rootfsSpec is the filesystem of container c.
-func (s *sandbox) rootfsSpec(c *pod.Container) (rootfs.Spec, error) {
-	spec := rootfs.Spec{Root: s.plan.roots[c.Name], ShmDir: s.state.Path("shm")}
-	if spec.Root == "" {
-		spec.Scratch = s.state.Path("containers", c.Name)
-		if err := os.MkdirAll(spec.Scratch, 0o700); err != nil {
-			return spec, fmt.Errorf("create %s: %w", spec.Scratch, err)
-		}
-	}
-	return spec, nil
 }
