@@ -184,7 +184,9 @@ func TestHostUsersFalseAsRoot(t *testing.T) {
 		p := c.newPod(sh("main", `cat /proc/self/uid_map; echo "uid=$(id -u)"`))
 		p.Spec.HostUsers = ptr(false)
 		r := c.run(c.write(p), runOpts{})
-		c.expectCode(r, 0)
+		if r.code != 0 {
+			t.Fatalf("exit code %d, want 0\n%s", r.code, r)
+		}
 		c.expectStdout(r, "uid=0")
 		text, _, _ := strings.Cut(r.stdout, "uid=")
 		rows, err := parseIDMap(text)
