@@ -43,6 +43,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -191,6 +192,18 @@ static void run_join(void)
 	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
 		fail(sync_fd, "setns");
 	close(pidfd);
+	/* setns(2) into a user namespace keeps our ids: as host root (pod with
+	 * hostUsers: false) they are unmapped inside and every file we create
+	 * fails with EOVERFLOW. Become the namespace's root. Rootless, our id
+	 * already maps to 0 and this changes nothing; setgroups is denied there. */
+	if (nsflags & CLONE_NEWUSER) {
+		if (setresgid(0, 0, 0) < 0)
+			fail(sync_fd, "setresgid 0 in the pod's user namespace");
+		if (setgroups(0, NULL) < 0 && errno != EPERM)
+			fail(sync_fd, "setgroups in the pod's user namespace");
+		if (setresuid(0, 0, 0) < 0)
+			fail(sync_fd, "setresuid 0 in the pod's user namespace");
+	}
 	/* A container with a PID namespace of its own (shareProcessNamespace:
 	 * false) does not join the pause's: unshare(CLONE_NEWPID) after
 	 * setns into another PID namespace is EINVAL. Its PID namespace is then

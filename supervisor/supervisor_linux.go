@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -262,6 +263,9 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	if err := os.Chmod(s.state.Path("shm"), 0o1777); err != nil {
 		return ExitSandboxFailed, fmt.Errorf("create shm: %w", err)
 	}
+	if err := s.shareStateWithMappedRoot(); err != nil {
+		return ExitSandboxFailed, err
+	}
 	for _, c := range s.allContainers() {
 		s.prefixW = max(s.prefixW, len(c.Name))
 	}
@@ -324,7 +328,61 @@ func (s *sandbox) collect(ctx context.Context, results <-chan outcome, pending i
 			s.killAll()
 		}
 	}
+	// A pause killed from outside takes the containers with it, and the
+	// kernel only lets it finish exiting after we reaped them: their exits
+	// can arrive first. A pause that is exiting means the pod died.
+	if runErr == nil && pauseDone != nil && !s.pauseKilled.Load() && processExiting(s.pausePID) {
+		err := <-pauseDone
+		s.pauseDone = nil
+		first = ExitSandboxDied
+		runErr = fmt.Errorf("%w: pause (pid %d) %v; every container was killed with it", ErrSandboxDied, s.pausePID, err)
+	}
 	return first, runErr
+}
+
+// processExiting reports whether pid is gone, a zombie, or in do_exit
+// (PF_EXITING in the flags of /proc/PID/stat).
+func processExiting(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 7 {
+		return true
+	}
+	const pfExiting = 0x4
+	flags, err := strconv.ParseUint(fields[6], 10, 64) // field 9
+	return fields[0] == "Z" || fields[0] == "X" || (err == nil && flags&pfExiting != 0)
+}
+
+// shareStateWithMappedRoot lets the container root of a pod with
+// hostUsers: false started by root (a subordinate uid on the host) reach its
+// directories in the root-owned state: the pod directory becomes
+// traversable (0711, not listable) and each container's scratch directory
+// belongs to the mapped root. Rootless, container root is the caller and
+// owns everything already.
+func (s *sandbox) shareStateWithMappedRoot() error {
+	if !s.plan.userns || os.Geteuid() != 0 {
+		return nil
+	}
+	uid, gid := int(s.plan.mapping.UIDs[0].HostID), int(s.plan.mapping.GIDs[0].HostID)
+	for _, dir := range []string{s.state.Dir, s.state.Path("containers")} {
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return fmt.Errorf("share state with the pod's root: %w", err)
+		}
+	}
+	for _, c := range s.allContainers() {
+		dir := s.state.Path("containers", c.Name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return fmt.Errorf("share %s with the pod's root: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 func (s *sandbox) allContainers() []pod.Container {

@@ -32,7 +32,9 @@ func BaseDir() (string, error) {
 
 func baseDir(uid int, xdg, tmp string) (string, error) {
 	if uid == 0 {
-		return ensurePrivateDir("/run/sandbox", uid)
+		// 0711: a pod with hostUsers: false runs as a mapped uid that must
+		// traverse to its own directories; nobody can list the pods.
+		return ensureDir("/run/sandbox", uid, 0o711)
 	}
 	if xdg != "" && filepath.IsAbs(xdg) {
 		if st, err := os.Stat(xdg); err == nil && st.IsDir() && ownedBy(st, uid) {
@@ -48,7 +50,11 @@ func ownedBy(st os.FileInfo, uid int) bool {
 }
 
 func ensurePrivateDir(dir string, uid int) (string, error) {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	return ensureDir(dir, uid, 0o700)
+}
+
+func ensureDir(dir string, uid int, mode os.FileMode) (string, error) {
+	if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("create state directory %s: %w", dir, err)
 	}
 	st, err := os.Lstat(dir)
@@ -58,8 +64,8 @@ func ensurePrivateDir(dir string, uid int) (string, error) {
 	if !st.IsDir() || !ownedBy(st, uid) {
 		return "", fmt.Errorf("state directory %s is not a directory owned by uid %d: refusing to use it", dir, uid)
 	}
-	if st.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
+	if st.Mode().Perm() != mode {
+		if err := os.Chmod(dir, mode); err != nil {
 			return "", fmt.Errorf("state directory %s: %w", dir, err)
 		}
 	}
