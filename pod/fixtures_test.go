@@ -135,7 +135,7 @@ func TestGoodFixturesPass(t *testing.T) {
 			"spec.containers[0].env[0].valueFrom: not supported, ignored",
 			"spec.containers[0].livenessProbe: not supported, ignored",
 			"spec.containers[0].ports: not supported, ignored",
-			"spec.volumes: not supported, ignored",
+			"spec.containers[0].volumeMounts[0].mountPropagation: not supported, ignored",
 			"status: not supported, ignored",
 		},
 	}

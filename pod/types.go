@@ -91,6 +91,13 @@ type PodSpec struct {
 	// HostUsers is decoded and left to the supervisor to interpret; no
 	// default is applied.
 	HostUsers *bool `json:"hostUsers,omitempty"`
+	// Volumes, security context, host aliases and DNS: see volumes.go and
+	// security.go.
+	Volumes         []Volume            `json:"volumes,omitempty"`
+	SecurityContext *PodSecurityContext `json:"securityContext,omitempty"`
+	HostAliases     []HostAlias         `json:"hostAliases,omitempty"`
+	DNSPolicy       DNSPolicy           `json:"dnsPolicy,omitempty"`
+	DNSConfig       *PodDNSConfig       `json:"dnsConfig,omitempty"`
 }
 
 // Container is the subset of a Kubernetes Container that sandbox runs.
@@ -107,6 +114,9 @@ type Container struct {
 	// WorkingDir is absolute; the supervisor must use path.Clean of it
 	// (SetDefaults stores the cleaned form).
 	WorkingDir string `json:"workingDir,omitempty"`
+	// VolumeMounts and SecurityContext: see volumes.go and security.go.
+	VolumeMounts    []VolumeMount    `json:"volumeMounts,omitempty"`
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
 }
 
 // EnvVar is one environment variable of a container.

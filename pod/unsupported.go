@@ -18,22 +18,35 @@ var unsupported = map[reflect.Type][]string{
 		"ownerReferences", "finalizers", "managedFields", "selfLink",
 	},
 	reflect.TypeFor[PodSpec](): {
-		"volumes", "ephemeralContainers", "activeDeadlineSeconds", "dnsPolicy",
-		"dnsConfig", "nodeSelector", "serviceAccountName", "serviceAccount",
+		"ephemeralContainers", "activeDeadlineSeconds", "nodeSelector", "serviceAccountName", "serviceAccount",
 		"automountServiceAccountToken", "nodeName", "hostNetwork", "hostPID",
-		"hostIPC", "securityContext", "imagePullSecrets", "subdomain",
+		"hostIPC", "imagePullSecrets", "subdomain",
 		"setHostnameAsFQDN", "hostnameOverride", "affinity", "schedulerName",
-		"tolerations", "hostAliases", "priorityClassName", "priority",
+		"tolerations", "priorityClassName", "priority",
 		"readinessGates", "runtimeClassName", "enableServiceLinks",
 		"preemptionPolicy", "overhead", "topologySpreadConstraints", "os",
 		"schedulingGates", "resourceClaims", "resources",
 	},
 	reflect.TypeFor[Container](): {
 		"ports", "resources", "resizePolicy", "restartPolicy",
-		"restartPolicyRules", "volumeMounts", "volumeDevices", "envFrom",
+		"restartPolicyRules", "volumeDevices", "envFrom",
 		"livenessProbe", "readinessProbe", "startupProbe", "lifecycle",
 		"terminationMessagePath", "terminationMessagePolicy",
-		"imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty",
+		"imagePullPolicy", "stdin", "stdinOnce", "tty",
+	},
+	// Volume sources other than emptyDir and hostPath: a volume with only one
+	// of them is refused by Validate (its mounts could not be honoured).
+	reflect.TypeFor[Volume](): {
+		"secret", "configMap", "persistentVolumeClaim", "projected", "downwardAPI", "nfs", "iscsi",
+		"ephemeral", "csi", "image", "gitRepo", "glusterfs", "rbd", "cephfs", "fc", "flexVolume",
+		"awsElasticBlockStore", "gcePersistentDisk", "azureDisk", "azureFile", "cinder", "flocker",
+		"vsphereVolume", "quobyte", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos",
+	},
+	reflect.TypeFor[VolumeMount](): {"mountPropagation", "subPathExpr", "recursiveReadOnly"},
+	reflect.TypeFor[SecurityContext](): {"seLinuxOptions", "windowsOptions", "procMount", "appArmorProfile"},
+	reflect.TypeFor[PodSecurityContext](): {
+		"seLinuxOptions", "windowsOptions", "fsGroup", "fsGroupChangePolicy", "sysctls",
+		"supplementalGroupsPolicy", "appArmorProfile", "seLinuxChangePolicy",
 	},
 	reflect.TypeFor[EnvVar](): {"valueFrom"},
 }

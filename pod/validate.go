@@ -28,6 +28,7 @@ func (p *Pod) Validate() error {
 	checkHostname(&probs, p.Spec.Hostname, p.Metadata.Name)
 	checkRestartPolicy(&probs, p.Spec.RestartPolicy)
 	checkGracePeriod(&probs, p.Spec.TerminationGracePeriodSeconds)
+	checkVolumesAndSecurity(&probs, p) // volumes.go, security.go
 	return probs.err()
 }
 
