@@ -77,5 +77,9 @@ func (s *sandbox) teardown() error {
 		f.Close()
 	}
 	s.mu.Unlock()
+	if s.opts.KeepState {
+		s.state.Release()
+		return nil
+	}
 	return s.state.Remove()
 }

@@ -62,6 +62,10 @@ type Options struct {
 	// doubling to 5 min); BackoffReset is how long a container must run
 	// for the back-off to start again from the base (kubelet: 10 min).
 	BackoffBase, BackoffMax, BackoffReset time.Duration
+	// KeepState keeps the state directory (record and logs) after the pod
+	// ends, for a detached pod until `sandbox rm`; a foreground run removes
+	// it.
+	KeepState bool
 }
 
 func (o *Options) defaults() {
@@ -170,6 +174,7 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
 		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{})}
 	code, err := s.run(ctx)
+	s.finish(code, err)
 	if terr := s.teardown(); terr != nil && err == nil {
 		err = terr
 		if code == 0 {
@@ -188,7 +193,7 @@ func killStale(rec state.Record, warn func(string)) {
 	}
 	procs := []state.Process{rec.Pause}
 	for _, c := range rec.Containers {
-		procs = append(procs, c)
+		procs = append(procs, c.Process)
 	}
 	killed := 0
 	for _, pr := range procs {
@@ -231,7 +236,9 @@ type sandbox struct {
 	stopping        chan struct{}
 	copiers         sync.WaitGroup
 	logs            []*os.File
-	prefixW         int
+	// saveFailed is set after the first failure to save the record.
+	saveFailed bool
+	prefixW    int
 }
 
 // outcome is how one container ended for good.
@@ -250,7 +257,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	if err != nil {
 		return ExitSandboxFailed, err
 	}
-	s.record = state.Record{Name: s.pod.Metadata.Name, Created: time.Now().UTC(), Supervisor: self, Containers: map[string]state.Process{}}
+	s.initRecord(self)
 	for _, dir := range []string{"logs", "containers"} {
 		if err := os.Mkdir(s.state.Path(dir), 0o700); err != nil {
 			return ExitSandboxFailed, fmt.Errorf("create %s: %w", s.state.Path(dir), err)
@@ -272,9 +279,10 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	if err := s.startPause(); err != nil {
 		return ExitSandboxFailed, err
 	}
-	if err := s.state.Save(&s.record); err != nil {
-		return ExitSandboxFailed, err
-	}
+	s.updatePod(func(r *state.Record) {
+		r.Phase = state.PhaseRunning
+		r.Namespaces = namespaces(s.pausePID)
+	})
 
 	// Init containers: one after another, each to success.
 	for i := range s.pod.Spec.InitContainers {
@@ -513,12 +521,14 @@ func (s *sandbox) supervise(c *pod.Container, isInit bool) outcome {
 				code = f.Code
 			}
 			s.opts.Event(fmt.Sprintf("container %s failed to start: %v", c.Name, err))
+			s.updateStatus(c.Name, terminated(code, state.ReasonStartError, err.Error()))
 			return outcome{name: c.Name, code: code, startFailed: true, err: fmt.Errorf("container %q: %w", c.Name, err)}
 		}
 		ps, werr := proc.Wait()
 		s.setRunning(c.Name, nil)
 		code := exitCode(ps, werr)
 		s.opts.Event(fmt.Sprintf("container %s exited with code %d", c.Name, code))
+		s.updateStatus(c.Name, terminated(code, s.terminationReason(c, code), ""))
 		select {
 		case <-s.stopping:
 			return outcome{name: c.Name, code: code}
@@ -532,6 +542,7 @@ func (s *sandbox) supervise(c *pod.Container, isInit bool) outcome {
 			backoff = s.opts.BackoffBase
 		}
 		restarts++
+		s.updateStatus(c.Name, waitingBackOff(code))
 		s.opts.Event(fmt.Sprintf("container %s: restart %d in %v (restartPolicy %s)", c.Name, restarts, backoff, s.pod.Spec.RestartPolicy))
 		timer := time.NewTimer(backoff)
 		select {
@@ -709,12 +720,11 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		proc.Signal(unix.SIGKILL)
 	default:
 	}
-	if id, err := state.Identify(rep.PID); err == nil {
-		s.mu.Lock()
-		s.record.Containers[c.Name] = id
-		s.state.Save(&s.record)
-		s.mu.Unlock()
+	id, err := state.Identify(rep.PID)
+	if err != nil {
+		id = state.Process{PID: rep.PID}
 	}
+	s.updateStatus(c.Name, running(id, restarts))
 	// The error pipe closes on exec; anything written is a start failure.
 	failure, err := io.ReadAll(io.LimitReader(errR, 1<<20))
 	if err != nil {

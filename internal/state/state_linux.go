@@ -118,14 +118,88 @@ func StartTime(pid int) (uint64, error) {
 	return strconv.ParseUint(fields[19], 10, 64)
 }
 
-// Record is what a pod's state.json holds.
+// Pod phases, as Kubernetes names them.
+const (
+	PhasePending   = "Pending"
+	PhaseRunning   = "Running"
+	PhaseSucceeded = "Succeeded"
+	PhaseFailed    = "Failed"
+)
+
+// Container states and the reasons a terminated or waiting container has
+// (Kubernetes' names).
+const (
+	StateWaiting    = "Waiting"
+	StateRunning    = "Running"
+	StateTerminated = "Terminated"
+
+	ReasonCompleted        = "Completed"
+	ReasonError            = "Error"
+	ReasonOOMKilled        = "OOMKilled"
+	ReasonStartError       = "StartError"
+	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	ReasonKilled           = "Killed"
+)
+
+// Record is what a pod's state.json holds: what was created and what became
+// of it. Written only by the pod's supervisor, read by every other command.
 type Record struct {
-	Name       string    `json:"name"`
-	Created    time.Time `json:"created"`
-	Supervisor Process   `json:"supervisor"`
-	Pause      Process   `json:"pause"`
-	// Containers are the container processes by name (latest instance).
-	Containers map[string]Process `json:"containers,omitempty"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+	// Manifest is the pod as run (defaults applied), JSON.
+	Manifest json.RawMessage `json:"manifest,omitempty"`
+	// Detached pods keep their state after they end, until `sandbox rm`.
+	Detached   bool    `json:"detached,omitempty"`
+	Supervisor Process `json:"supervisor"`
+	Pause      Process `json:"pause"`
+	// Namespaces of the pause by type ("net", "ipc", ...): inode numbers.
+	Namespaces map[string]uint64 `json:"namespaces,omitempty"`
+	Phase      string            `json:"phase"`
+	// ExitCode and Reason are set when the pod has ended.
+	ExitCode   int               `json:"exitCode"`
+	Reason     string            `json:"reason,omitempty"`
+	Message    string            `json:"message,omitempty"`
+	Finished   time.Time         `json:"finished,omitzero"`
+	Containers []ContainerStatus `json:"containers"`
+}
+
+// ContainerStatus is one container's latest state.
+type ContainerStatus struct {
+	Name  string `json:"name"`
+	Init  bool   `json:"init,omitempty"`
+	State string `json:"state"`
+	// Process is the current (or last) process of the container.
+	Process    Process           `json:"process"`
+	Namespaces map[string]uint64 `json:"namespaces,omitempty"`
+	ExitCode   int               `json:"exitCode"`
+	Reason     string            `json:"reason,omitempty"`
+	Message    string            `json:"message,omitempty"`
+	Restarts   int               `json:"restarts"`
+	StartedAt  time.Time         `json:"startedAt,omitzero"`
+	FinishedAt time.Time         `json:"finishedAt,omitzero"`
+	// Log is the path of the container's log file (CRI format).
+	Log string `json:"log"`
+}
+
+// Container returns the status of the named container, or nil.
+func (r *Record) Container(name string) *ContainerStatus {
+	for i := range r.Containers {
+		if r.Containers[i].Name == name {
+			return &r.Containers[i]
+		}
+	}
+	return nil
+}
+
+// Ended reports whether the pod's supervisor finished (the pod is over).
+func (r *Record) Ended() bool {
+	return r.Phase == PhaseSucceeded || r.Phase == PhaseFailed
+}
+
+// Read returns the record of pod name under base without locking: readers
+// see the last complete write (Save renames atomically).
+func Read(base, name string) (Record, error) {
+	return readRecord(filepath.Join(base, name))
 }
 
 // Pod is a locked state directory. Only the holder of the lock changes it.

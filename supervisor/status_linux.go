@@ -1,0 +1,143 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/internal/state"
+	"github.com/podsandbox/sandbox/pod"
+)
+
+// namespaceTypes are the entries of /proc/PID/ns recorded for inspect.
+var namespaceTypes = []string{"user", "net", "ipc", "uts", "pid", "mnt", "cgroup"}
+
+// namespaces reads the namespace inodes of pid (best effort: a process that
+// is gone has none).
+func namespaces(pid int) map[string]uint64 {
+	ns := map[string]uint64{}
+	for _, t := range namespaceTypes {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/"+t, &st); err == nil {
+			ns[t] = st.Ino
+		}
+	}
+	return ns
+}
+
+// initRecord fills the record's static part before anything starts.
+func (s *sandbox) initRecord(self state.Process) {
+	manifest, _ := json.Marshal(s.pod)
+	s.record = state.Record{
+		Name:       s.pod.Metadata.Name,
+		Created:    time.Now().UTC(),
+		Manifest:   manifest,
+		Detached:   s.opts.KeepState,
+		Supervisor: self,
+		Phase:      state.PhasePending,
+	}
+	for _, c := range s.pod.Spec.InitContainers {
+		s.record.Containers = append(s.record.Containers, state.ContainerStatus{
+			Name: c.Name, Init: true, State: state.StateWaiting, Log: s.state.Path("logs", c.Name+".log")})
+	}
+	for _, c := range s.pod.Spec.Containers {
+		s.record.Containers = append(s.record.Containers, state.ContainerStatus{
+			Name: c.Name, State: state.StateWaiting, Log: s.state.Path("logs", c.Name+".log")})
+	}
+}
+
+// updateStatus changes one container's status and saves the record.
+func (s *sandbox) updateStatus(name string, change func(*state.ContainerStatus)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cs := s.record.Container(name); cs != nil {
+		change(cs)
+	}
+	s.saveLocked()
+}
+
+// updatePod changes the pod's part of the record and saves it.
+func (s *sandbox) updatePod(change func(*state.Record)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	change(&s.record)
+	s.saveLocked()
+}
+
+// saveLocked writes the record; a failure is reported once, as the pod can
+// run without it (only other commands read it).
+func (s *sandbox) saveLocked() {
+	if err := s.state.Save(&s.record); err != nil && !s.saveFailed {
+		s.saveFailed = true
+		s.opts.Warn("cannot record pod state (sandbox ps/inspect will be stale): " + err.Error())
+	}
+}
+
+// terminated is the status of a container whose process ended with code.
+func terminated(code int, reason, message string) func(*state.ContainerStatus) {
+	return func(cs *state.ContainerStatus) {
+		cs.State, cs.ExitCode, cs.FinishedAt, cs.Message = state.StateTerminated, code, time.Now().UTC(), message
+		switch {
+		case reason != "":
+			cs.Reason = reason
+		case code == 0:
+			cs.Reason = state.ReasonCompleted
+		default:
+			cs.Reason = state.ReasonError
+		}
+	}
+}
+
+func running(id state.Process, restarts int) func(*state.ContainerStatus) {
+	return func(cs *state.ContainerStatus) {
+		cs.State, cs.Process, cs.Restarts, cs.StartedAt = state.StateRunning, id, restarts, time.Now().UTC()
+		cs.ExitCode, cs.Reason, cs.Message = 0, "", ""
+		cs.Namespaces = namespaces(id.PID)
+	}
+}
+
+func waitingBackOff(code int) func(*state.ContainerStatus) {
+	return func(cs *state.ContainerStatus) {
+		cs.State, cs.ExitCode = state.StateWaiting, code
+		if code != 0 {
+			cs.Reason = state.ReasonCrashLoopBackOff
+		}
+	}
+}
+
+// terminationReason is the reason recorded for a container that exited with
+// code: "" lets terminated() choose Completed or Error. A process killed by
+// SIGKILL while the pod was not stopping is Killed (OOM detection refines
+// it where a memory cgroup exists).
+func (s *sandbox) terminationReason(c *pod.Container, code int) string {
+	if code == 128+int(unix.SIGKILL) {
+		return state.ReasonKilled
+	}
+	return ""
+}
+
+// finish records how the pod ended.
+func (s *sandbox) finish(code int, err error) {
+	s.updatePod(func(r *state.Record) {
+		r.ExitCode, r.Finished = code, time.Now().UTC()
+		r.Phase = state.PhaseSucceeded
+		if code != 0 || err != nil {
+			r.Phase = state.PhaseFailed
+		}
+		switch {
+		case errors.Is(err, ErrSandboxDied):
+			r.Reason = "SandboxDied"
+		case errors.Is(err, context.Canceled):
+			r.Reason = "Stopped"
+		case err != nil:
+			r.Reason = "Error"
+		}
+		if err != nil {
+			r.Message = err.Error()
+		}
+	})
+}
