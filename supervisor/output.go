@@ -26,16 +26,22 @@ func (t *terminal) writeLine(prefix string, line []byte) {
 // in pieces, so a container printing without newlines cannot grow memory.
 const maxLine = 64 << 10
 
-// copyLines copies r to the log file unchanged and to the terminal line by
-// line with the prefix (docker compose style). It returns at EOF, which
-// comes when every process holding the pipe's write end has exited.
-func copyLines(r io.Reader, prefix string, term *terminal, log io.Writer) {
+// logWriter is where copyLines records each line (crilog.Writer).
+type logWriter interface {
+	WriteLine(stream string, line []byte) error
+}
+
+// copyLines copies r line by line to the log (CRI format, one entry per
+// line) and to the terminal with the prefix (docker compose style). It
+// returns at EOF, which comes when every process holding the pipe's write
+// end has exited.
+func copyLines(r io.Reader, stream, prefix string, term *terminal, log logWriter) {
 	br := bufio.NewReaderSize(r, maxLine)
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			if log != nil {
-				log.Write(line)
+				log.WriteLine(stream, line)
 			}
 			if term != nil {
 				out := line

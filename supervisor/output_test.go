@@ -4,7 +4,17 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/podsandbox/sandbox/internal/crilog"
 )
+
+// rawLog records what copyLines logs, without timestamps.
+type rawLog struct{ bytes.Buffer }
+
+func (r *rawLog) WriteLine(stream string, line []byte) error {
+	r.Write(line)
+	return nil
+}
 
 func TestCopyLinesPrefixesEveryLineAndKeepsTheLogRaw(t *testing.T) {
 	tests := []struct {
@@ -18,8 +28,9 @@ func TestCopyLinesPrefixesEveryLineAndKeepsTheLogRaw(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var term, log bytes.Buffer
-			copyLines(strings.NewReader(tt.input), "web | ", &terminal{w: &term}, &log)
+			var term bytes.Buffer
+			var log rawLog
+			copyLines(strings.NewReader(tt.input), crilog.Stdout, "web | ", &terminal{w: &term}, &log)
 			if term.String() != tt.wantTerm {
 				t.Errorf("terminal = %q, want %q", term.String(), tt.wantTerm)
 			}
@@ -32,8 +43,9 @@ func TestCopyLinesPrefixesEveryLineAndKeepsTheLogRaw(t *testing.T) {
 
 func TestCopyLinesSplitsOverlongLines(t *testing.T) {
 	long := strings.Repeat("x", maxLine*2+10) + "\n"
-	var term, log bytes.Buffer
-	copyLines(strings.NewReader(long), "", &terminal{w: &term}, &log)
+	var term bytes.Buffer
+	var log rawLog
+	copyLines(strings.NewReader(long), crilog.Stdout, "", &terminal{w: &term}, &log)
 	if log.String() != long || term.String() != long {
 		t.Fatalf("overlong line changed: log %d bytes, terminal %d bytes, want %d", log.Len(), term.Len(), len(long))
 	}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/internal/crilog"
 	"github.com/podsandbox/sandbox/internal/idmap"
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/nsenter"
@@ -680,8 +681,17 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	// outR and stderrR now belong to the copiers, which close them at EOF.
 	closers = []*os.File{syncR, cfgW, errR}
 	s.copiers.Add(2)
-	go func() { defer s.copiers.Done(); defer outR.Close(); copyLines(outR, prefix, s.term, log) }()
-	go func() { defer s.copiers.Done(); defer stderrR.Close(); copyLines(stderrR, prefix, s.termErr, log) }()
+	cri := crilog.NewWriter(log)
+	go func() {
+		defer s.copiers.Done()
+		defer outR.Close()
+		copyLines(outR, crilog.Stdout, prefix, s.term, cri)
+	}()
+	go func() {
+		defer s.copiers.Done()
+		defer stderrR.Close()
+		copyLines(stderrR, crilog.Stderr, prefix, s.termErr, cri)
+	}()
 
 	// The container process waits for its config: until it is sent, the
 	// process is in the pod's namespaces but has run nothing of its own,

@@ -22,6 +22,10 @@ import (
 // ErrRunning means another live supervisor holds the pod's lock.
 var ErrRunning = errors.New("pod already running")
 
+// ErrExists means a detached pod of that name ended and its state is kept
+// until `sandbox rm`.
+var ErrExists = errors.New("pod exists")
+
 // BaseDir is the directory holding every pod's state for the calling user:
 // /run/sandbox for root; $XDG_RUNTIME_DIR/sandbox when that directory is the
 // caller's own; otherwise /tmp/sandbox-UID, created 0700 and checked to be
@@ -214,18 +218,34 @@ const (
 )
 
 // Acquire locks the state directory of pod name under base, creating it. A
-// live supervisor holding it gives ErrRunning. State left by a supervisor
-// that died is cleaned through cleanStale before Acquire returns, so the
-// caller starts from an empty directory.
+// live supervisor holding it gives ErrRunning; the kept state of a detached
+// pod that ended gives ErrExists. State left by a supervisor that died is
+// cleaned through cleanStale before Acquire returns, so the caller starts
+// from an empty directory.
 func Acquire(base, name string, cleanStale func(Record)) (*Pod, error) {
+	return acquire(base, name, cleanStale, false)
+}
+
+// Lock locks an existing pod's state directory without changing it (for
+// `sandbox rm` and `gc`). A live supervisor gives ErrRunning.
+func Lock(base, name string) (*Pod, error) {
+	return acquire(base, name, nil, true)
+}
+
+func acquire(base, name string, cleanStale func(Record), existing bool) (*Pod, error) {
 	dir := filepath.Join(base, name)
 	for attempt := 0; attempt < 10; attempt++ {
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("create pod state %s: %w", dir, err)
+		if !existing {
+			if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+				return nil, fmt.Errorf("create pod state %s: %w", dir, err)
+			}
 		}
 		f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
+				if existing {
+					return nil, fmt.Errorf("no pod %q: %w", name, os.ErrNotExist)
+				}
 				continue // removed by a concurrent teardown: start again
 			}
 			return nil, fmt.Errorf("open pod lock: %w", err)
@@ -249,7 +269,14 @@ func Acquire(base, name string, cleanStale func(Record)) (*Pod, error) {
 			continue
 		}
 		p := &Pod{Dir: dir, lock: f}
+		if existing {
+			return p, nil
+		}
 		if rec, err := readRecord(dir); err == nil {
+			if rec.Detached && rec.Ended() {
+				p.Release()
+				return nil, fmt.Errorf("%w: pod %q ended (%s) and its state is kept: remove it with `sandbox rm %s`", ErrExists, name, rec.Phase, name)
+			}
 			if cleanStale != nil {
 				cleanStale(rec)
 			}

@@ -106,3 +106,31 @@ func TestBaseDirUsesOwnXDGRuntimeDir(t *testing.T) {
 		t.Fatalf("mode %v, want 0700", st.Mode().Perm())
 	}
 }
+
+func TestAcquireRefusesTheKeptStateOfAnEndedDetachedPod(t *testing.T) {
+	base := t.TempDir()
+	p, err := Acquire(base, "web", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Save(&Record{Name: "web", Detached: true, Phase: PhaseSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	p.Release()
+	if _, err := Acquire(base, "web", nil); !errors.Is(err, ErrExists) {
+		t.Fatalf("Acquire error = %v, want ErrExists", err)
+	}
+	locked, err := Lock(base, "web")
+	if err != nil {
+		t.Fatalf("Lock of an ended pod: %v", err)
+	}
+	if err := locked.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(base, "web"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Lock of a removed pod error = %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "web")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Lock of a missing pod created its directory: %v", err)
+	}
+}
