@@ -351,6 +351,9 @@ type decoder struct {
 }
 
 func (d *decoder) decode(path string, in any, v reflect.Value) {
+	if d.decodeUnmarshaler(path, in, v) { // resource.Quantity: resources.go
+		return
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		obj, ok := in.(object)

@@ -117,6 +117,8 @@ type Container struct {
 	// VolumeMounts and SecurityContext: see volumes.go and security.go.
 	VolumeMounts    []VolumeMount    `json:"volumeMounts,omitempty"`
 	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
+	// Resources: see resources.go.
+	Resources ResourceRequirements `json:"resources,omitempty"`
 }
 
 // EnvVar is one environment variable of a container.

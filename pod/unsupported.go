@@ -28,12 +28,13 @@ var unsupported = map[reflect.Type][]string{
 		"schedulingGates", "resourceClaims", "resources",
 	},
 	reflect.TypeFor[Container](): {
-		"ports", "resources", "resizePolicy", "restartPolicy",
+		"ports", "resizePolicy", "restartPolicy",
 		"restartPolicyRules", "volumeDevices", "envFrom",
 		"livenessProbe", "readinessProbe", "startupProbe", "lifecycle",
 		"terminationMessagePath", "terminationMessagePolicy",
 		"imagePullPolicy", "stdin", "stdinOnce", "tty",
 	},
+	reflect.TypeFor[ResourceRequirements](): {"claims"},
 	// Volume sources other than emptyDir and hostPath: a volume with only one
 	// of them is refused by Validate (its mounts could not be honoured).
 	reflect.TypeFor[Volume](): {
@@ -42,7 +43,7 @@ var unsupported = map[reflect.Type][]string{
 		"awsElasticBlockStore", "gcePersistentDisk", "azureDisk", "azureFile", "cinder", "flocker",
 		"vsphereVolume", "quobyte", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos",
 	},
-	reflect.TypeFor[VolumeMount](): {"mountPropagation", "subPathExpr", "recursiveReadOnly"},
+	reflect.TypeFor[VolumeMount]():     {"mountPropagation", "subPathExpr", "recursiveReadOnly"},
 	reflect.TypeFor[SecurityContext](): {"seLinuxOptions", "windowsOptions", "procMount", "appArmorProfile"},
 	reflect.TypeFor[PodSecurityContext](): {
 		"seLinuxOptions", "windowsOptions", "fsGroup", "fsGroupChangePolicy", "sysctls",

@@ -29,6 +29,7 @@ func (p *Pod) Validate() error {
 	checkRestartPolicy(&probs, p.Spec.RestartPolicy)
 	checkGracePeriod(&probs, p.Spec.TerminationGracePeriodSeconds)
 	checkVolumesAndSecurity(&probs, p) // volumes.go, security.go
+	checkResources(&probs, p)          // resources.go
 	return probs.err()
 }
 
