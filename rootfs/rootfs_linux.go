@@ -33,6 +33,13 @@ type Spec struct {
 	ShmDir string
 	// Binds are extra bind mounts (volumes, /etc/hosts), attached in order after /proc and /sys.
 	Binds []Bind
+	// MaskPaths are hidden after /proc and /sys are mounted: a file is covered with the null device (the host's
+	// /dev/null, checked to be the character device 1:3), a directory with an empty read-only tmpfs. Paths
+	// that do not exist are skipped. See DefaultMaskPaths.
+	MaskPaths []string `json:",omitempty"`
+	// ReadonlyPaths are bind-mounted read-only onto themselves (recursively) after masking. Paths that do not
+	// exist are skipped. See DefaultReadonlyPaths.
+	ReadonlyPaths []string `json:",omitempty"`
 }
 
 // Bind is a recursive bind mount of a host path into the container.
@@ -45,6 +52,27 @@ type Bind struct {
 	Destination string
 	// ReadOnly makes the bind and all its submounts read-only.
 	ReadOnly bool
+	// SourceFD, when positive, is an inherited file descriptor of a detached mount (from fsmount or open_tree,
+	// e.g. a pod's shared tmpfs) that is bound instead of Source; Source then only names it in messages.
+	SourceFD int `json:",omitempty"`
+	// SubPath, when set, is a relative path inside the source that is bound instead of the source's root. It
+	// is resolved inside the source as if the source were "/" (openat2 RESOLVE_IN_ROOT), so a symlink a
+	// container planted in a shared volume cannot make the bind reach outside the volume (CVE-2017-1002101,
+	// CVE-2021-25741). A missing SubPath is created as a directory, as kubelet does.
+	SubPath string `json:",omitempty"`
+}
+
+// DefaultMaskPaths are Podman's masked paths (containers/common DefaultMaskedPaths, which runc's spec default
+// extends) plus /proc/interrupts.
+var DefaultMaskPaths = []string{
+	"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats", "/sys/dev/block",
+	"/sys/devices/virtual/powercap", "/sys/firmware", "/sys/fs/selinux",
+}
+
+// DefaultReadonlyPaths are Podman's read-only paths (containers/common DefaultReadOnlyPaths).
+var DefaultReadonlyPaths = []string{
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 }
 
 // Setup builds the root filesystem described by spec in the caller's mount namespace and makes it the
@@ -84,6 +112,12 @@ func Setup(spec Spec) error {
 		return err
 	}
 	if err := mountSys(root, create); err != nil {
+		return err
+	}
+	if err := maskPaths(root, spec.MaskPaths); err != nil {
+		return err
+	}
+	if err := readonlyPaths(root, spec.ReadonlyPaths); err != nil {
 		return err
 	}
 	for _, b := range spec.Binds {
@@ -194,7 +228,12 @@ func createMountpoints(root int, spec *Spec) error {
 		if strings.HasPrefix(dest, "/tmp/") || strings.HasPrefix(dest, "/dev/") {
 			continue
 		}
-		fd, err := bindMountpoint(root, b)
+		src, err := openBindSource(b)
+		if err != nil {
+			return fmt.Errorf("rootfs: bind %s on %s: %w", b.Source, b.Destination, err)
+		}
+		fd, err := bindMountpoint(root, b, src)
+		unix.Close(src)
 		if err != nil {
 			return fmt.Errorf("rootfs: create mount point %s: %w", b.Destination, err)
 		}
@@ -203,14 +242,44 @@ func createMountpoints(root int, spec *Spec) error {
 	return nil
 }
 
-// bindMountpoint resolves b.Destination inside the root, creating a directory or an empty file to match the
-// type of b.Source if nothing is there.
-func bindMountpoint(root int, b Bind) (int, error) {
-	fi, err := os.Stat(b.Source)
+// openBindSource returns an O_PATH fd of what b binds: Source (or the mount SourceFD), or SubPath resolved
+// inside it. Everything later works on this fd, so the source is looked up exactly once.
+func openBindSource(b Bind) (int, error) {
+	var base int
+	var err error
+	if b.SourceFD > 0 {
+		base, err = unix.Dup(b.SourceFD)
+		if err == nil {
+			unix.CloseOnExec(base)
+		}
+	} else {
+		base, err = unix.Open(b.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
+		return -1, fmt.Errorf("open source: %w", err)
+	}
+	if b.SubPath == "" {
+		return base, nil
+	}
+	defer unix.Close(base)
+	fd, err := openat2(base, relInRoot(b.SubPath), unix.O_PATH, 0, resolveInRoot)
+	if errors.Is(err, unix.ENOENT) {
+		fd, err = mkdirAllInRoot(base, b.SubPath)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("subPath %s (resolved inside the volume): %w", b.SubPath, err)
+	}
+	return fd, nil
+}
+
+// bindMountpoint resolves b.Destination inside the root, creating a directory or an empty file to match the
+// type of the source fd if nothing is there.
+func bindMountpoint(root int, b Bind, src int) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
 		return -1, err
 	}
-	if fi.IsDir() {
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return mkdirAllInRoot(root, b.Destination)
 	}
 	return createFileInRoot(root, b.Destination)
@@ -279,12 +348,17 @@ func mountSys(root int, create bool) error {
 }
 
 func mountBind(root int, b Bind) error {
-	src, err := cloneTree(unix.AT_FDCWD, b.Source, true)
+	srcFd, err := openBindSource(b)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(srcFd)
+	src, err := cloneTree(srcFd, "", true)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(src)
-	target, err := bindMountpoint(root, b)
+	target, err := bindMountpoint(root, b, srcFd)
 	if err != nil {
 		if errors.Is(err, unix.EROFS) {
 			return fmt.Errorf("the root is read-only, so the mount point must already exist in it: %w", err)

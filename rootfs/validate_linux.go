@@ -27,7 +27,19 @@ func (s *Spec) validate() error {
 			if err := checkAbs(fmt.Sprintf("Binds[%d].Source", i), b.Source, ""); err != nil {
 				return err
 			}
+			if err := checkSubPath(fmt.Sprintf("Binds[%d].SubPath", i), b.SubPath); err != nil {
+				return err
+			}
 			return checkDestination(fmt.Sprintf("Binds[%d].Destination", i), b.Destination)
+		})
+	}
+	for i, p := range append(append([]string(nil), s.MaskPaths...), s.ReadonlyPaths...) {
+		checks = append(checks, func() error {
+			field := fmt.Sprintf("MaskPaths[%d]", i)
+			if i >= len(s.MaskPaths) {
+				field = fmt.Sprintf("ReadonlyPaths[%d]", i-len(s.MaskPaths))
+			}
+			return checkAbs(field, p, "")
 		})
 	}
 	for _, c := range checks {
@@ -64,6 +76,23 @@ func checkDestination(field, p string) error {
 	for _, kernel := range []string{"/proc", "/sys"} {
 		if clean == kernel || strings.HasPrefix(clean, kernel+"/") {
 			return fmt.Errorf("%w: %s %q is under %s", ErrInvalidSpec, field, p, kernel)
+		}
+	}
+	return nil
+}
+
+// checkSubPath accepts "" or a relative path without ".." components (it is resolved inside the source anyway;
+// this keeps the intent readable).
+func checkSubPath(field, p string) error {
+	if p == "" {
+		return nil
+	}
+	if filepath.IsAbs(p) || strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("%w: %s %q must be a relative path", ErrInvalidSpec, field, p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return fmt.Errorf("%w: %s %q must not contain \"..\"", ErrInvalidSpec, field, p)
 		}
 	}
 	return nil
