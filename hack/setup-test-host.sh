@@ -2,7 +2,8 @@
 # Prepares this host for the sandbox test suite. Idempotent; needs root.
 #
 #   - installs the packages the tests use (busybox-static for dir: rootfs
-#     images, uidmap for newuidmap/newgidmap) when they are missing;
+#     images, uidmap for newuidmap/newgidmap, gcc and libc6-dev for cgo,
+#     perl for the demo and e2e pods) when they are missing;
 #   - creates sandbox-e2e (with a subordinate id range in /etc/subuid and
 #     /etc/subgid) and sandbox-e2e-nosub (without one), both system users
 #     with no login shell and no home;
@@ -22,7 +23,7 @@ SUB_COUNT=65536
 SUB_FIRST_START=400000
 
 # --- packages ---------------------------------------------------------------
-packages=(busybox-static uidmap)
+packages=(busybox-static uidmap gcc libc6-dev perl)
 missing=()
 for p in "${packages[@]}"; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
