@@ -36,10 +36,10 @@ func TestParseMountinfo(t *testing.T) {
 		t.Errorf("mode %v, want hybrid", m.Mode())
 	}
 	for text, mode := range map[string]Mode{
-		"41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n":                   ModeUnified,
+		"41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n":                    ModeUnified,
 		"40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n": ModeNone,
 		"35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n":        ModeLegacy,
-		"":                                                                           ModeNone,
+		"": ModeNone,
 	} {
 		m, _ := ParseMountinfo(strings.NewReader(text))
 		if m.Mode() != mode {

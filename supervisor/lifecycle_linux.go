@@ -57,6 +57,7 @@ func (s *sandbox) killAll() {
 		s.pauseKilled.Store(true)
 		s.pause.Process.Signal(unix.SIGKILL)
 	}
+	s.cgroupKill() // what left the PID namespace tree too
 }
 
 // teardown kills what is left, waits for every process and output stream,
@@ -77,6 +78,9 @@ func (s *sandbox) teardown() error {
 		f.Close()
 	}
 	s.mu.Unlock()
+	if err := s.removeCgroups(); err != nil {
+		s.opts.Warn(err.Error())
+	}
 	if s.opts.KeepState {
 		s.state.Release()
 		return nil

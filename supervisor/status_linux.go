@@ -114,6 +114,9 @@ func waitingBackOff(code int) func(*state.ContainerStatus) {
 // SIGKILL while the pod was not stopping is Killed (OOM detection refines
 // it where a memory cgroup exists).
 func (s *sandbox) terminationReason(c *pod.Container, code int) string {
+	if r := s.oomReason(c, code); r != "" { // cgroups_linux.go
+		return r
+	}
 	if code == 128+int(unix.SIGKILL) {
 		return state.ReasonKilled
 	}

@@ -67,6 +67,15 @@ type Options struct {
 	// ends, for a detached pod until `sandbox rm`; a foreground run removes
 	// it.
 	KeepState bool
+	// CgroupParent is the cgroup (as in /proc/self/cgroup) below which the
+	// pod's cgroup goes; "" is the one sandbox runs in. PidsLimit caps the
+	// pod's pids limit (0: none). Strict makes limits that cannot be
+	// enforced an error. Error receives errors about a container (OOM
+	// kills). See cgroups_linux.go.
+	CgroupParent string
+	PidsLimit    int64
+	Strict       bool
+	Error        func(msg string)
 }
 
 func (o *Options) defaults() {
@@ -102,6 +111,7 @@ type plan struct {
 	mapping   idmap.Mapping
 	roots     map[string]string // container name -> rootfs dir ("" = host root)
 	sharedPID bool
+	cgroups   *cgroupPlan // cgroups_linux.go
 }
 
 // prepare checks everything on the host side that validation of the
@@ -147,6 +157,11 @@ func prepare(p *pod.Pod, o *Options) (*plan, error) {
 		}
 		pl.userns, pl.mapping = true, m
 	}
+	cp, err := planCgroups(p, o) // cgroups_linux.go
+	if err != nil {
+		return nil, err
+	}
+	pl.cgroups = cp
 	return pl, nil
 }
 
@@ -205,12 +220,14 @@ func killStale(rec state.Record, warn func(string)) {
 		}
 	}
 	warn(fmt.Sprintf("cleaned stale state of pod %q left by supervisor pid %d (%d leftover processes killed)", rec.Name, rec.Supervisor.PID, killed))
+	removeStaleCgroups(rec, warn)
 }
 
 // sandbox is one running pod.
 type sandbox struct {
 	pod     *pod.Pod
 	plan    *plan
+	cgroups *podCgroups // cgroups_linux.go
 	opts    Options
 	state   *state.Pod
 	record  state.Record
@@ -276,6 +293,9 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	}
 	for _, c := range s.allContainers() {
 		s.prefixW = max(s.prefixW, len(c.Name))
+	}
+	if err := s.setupCgroups(); err != nil {
+		return ExitSandboxFailed, err
 	}
 	if err := s.startPause(); err != nil {
 		return ExitSandboxFailed, err
@@ -458,6 +478,9 @@ func (s *sandbox) startPause() error {
 		return fmt.Errorf("start pause: %w%s", err, usernsHint(err))
 	}
 	s.pause, s.pausePID = cmd, cmd.Process.Pid
+	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
+		return err
+	}
 	if pidfd < 0 {
 		return errors.New("start pause: the kernel returned no pidfd (Linux 5.3+ is required)")
 	}

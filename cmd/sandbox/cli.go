@@ -90,7 +90,9 @@ func (h *lineHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *lineHandler) WithGroup(string) slog.Handler      { return h }
 
 type runFlags struct {
-	strict bool
+	strict       bool
+	cgroupParent string
+	pidsLimit    int64
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -111,7 +113,9 @@ executed; 127 command not found; 128+N killed by signal N.`,
 			return runPod(g, &f, args[0])
 		},
 	}
-	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support as errors")
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support, and resource limits it cannot enforce, as errors")
+	cmd.Flags().StringVar(&f.cgroupParent, "cgroup-parent", "", "cgroup path (as in /proc/self/cgroup) below which the pod's cgroup is created (default: the cgroup sandbox runs in)")
+	cmd.Flags().Int64Var(&f.pidsLimit, "pids-limit", 0, "the pod's pids limit; caps the "+pod.AnnotationPidsLimit+" annotation (0: none)")
 	return cmd
 }
 
@@ -149,6 +153,9 @@ func runPod(g *globalFlags, f *runFlags, path string) error {
 	opts := supervisor.Options{
 		Warn:  func(m string) { log.Warn(m) },
 		Event: func(m string) { log.Info(m) },
+		Error: func(m string) { log.Error(m) },
+		// Resources: see supervisor/cgroups_linux.go.
+		CgroupParent: f.cgroupParent, PidsLimit: f.pidsLimit, Strict: f.strict,
 	}
 	if d, err := time.ParseDuration(os.Getenv("SANDBOX_TEST_BACKOFF")); err == nil && d > 0 {
 		// Test-only: shortens kubelet's 10 s restart back-off.

@@ -165,6 +165,9 @@ type Record struct {
 	Message    string            `json:"message,omitempty"`
 	Finished   time.Time         `json:"finished,omitzero"`
 	Containers []ContainerStatus `json:"containers"`
+	// Cgroups are the pod's cgroup directories (one per v1 hierarchy), for
+	// the cleanup after a supervisor died.
+	Cgroups []string `json:"cgroups,omitempty"`
 }
 
 // ContainerStatus is one container's latest state.
