@@ -217,7 +217,7 @@ func TestDecodeNullMeansAbsent(t *testing.T) {
 
 func TestDecodeWarnsAboutUnsupportedFields(t *testing.T) {
 	in := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","uid":"x"},
-	"spec":{"hostNetwork":true,"containers":[{"name":"a","command":["x"],"securityContext":{"seLinuxOptions":1},"tty":"yes"}],
+	"spec":{"hostPID":true,"containers":[{"name":"a","command":["x"],"securityContext":{"seLinuxOptions":1},"tty":"yes"}],
 	"initContainers":[{"name":"b","command":["x"],"restartPolicy":"Always"}]}}`
 	_, warnings, err := Decode([]byte(in))
 	if err != nil {
@@ -225,7 +225,7 @@ func TestDecodeWarnsAboutUnsupportedFields(t *testing.T) {
 	}
 	want := []Warning{
 		{"metadata.uid", "not supported, ignored"},
-		{"spec.hostNetwork", "not supported, ignored"},
+		{"spec.hostPID", "not supported, ignored"},
 		// The value of an unsupported field is not looked at.
 		{"spec.containers[0].securityContext.seLinuxOptions", "not supported, ignored"},
 		{"spec.containers[0].tty", "not supported, ignored"},

@@ -91,6 +91,8 @@ type PodSpec struct {
 	// HostUsers is decoded and left to the supervisor to interpret; no
 	// default is applied.
 	HostUsers *bool `json:"hostUsers,omitempty"`
+	// HostNetwork runs the pod in the host's network namespace.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// Volumes, security context, host aliases and DNS: see volumes.go and
 	// security.go.
 	Volumes         []Volume            `json:"volumes,omitempty"`

@@ -19,7 +19,7 @@ var unsupported = map[reflect.Type][]string{
 	},
 	reflect.TypeFor[PodSpec](): {
 		"ephemeralContainers", "activeDeadlineSeconds", "nodeSelector", "serviceAccountName", "serviceAccount",
-		"automountServiceAccountToken", "nodeName", "hostNetwork", "hostPID",
+		"automountServiceAccountToken", "nodeName", "hostPID",
 		"hostIPC", "imagePullSecrets", "subdomain",
 		"setHostnameAsFQDN", "hostnameOverride", "affinity", "schedulerName",
 		"tolerations", "priorityClassName", "priority",
