@@ -24,6 +24,10 @@
  *          pause's is the host's and is never joined) and returns: the Go
  *          runtime then starts inside the pod and runs the container init.
  *
+ *   exec   Joins a running container's namespaces, its mount namespace
+ *          included, for `sandbox exec` and lifecycle hooks; the child is
+ *          the caller's (CLONE_PARENT) and runs execin's Go code inside.
+ *
  * Protocol on the sync fd (a pipe, read by the supervisor until EOF):
  *   "pid <n>\n"   written by the intermediate after a successful clone;
  *   "ok\n"        written by the pause when it is ready, or by the joined
@@ -181,6 +185,7 @@ static void run_join(void)
 	int pidfd = env_int("_SANDBOX_PIDFD", -1);
 	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
 	int newpid = env_int("_SANDBOX_NEWPID", 0);
+	int keep_ids = env_int("_SANDBOX_KEEP_IDS", 0);
 	pid_t child;
 
 	if (sync_fd < 0 || pidfd < 0) {
@@ -196,7 +201,7 @@ static void run_join(void)
 	 * hostUsers: false) they are unmapped inside and every file we create
 	 * fails with EOVERFLOW. Become the namespace's root. Rootless, our id
 	 * already maps to 0 and this changes nothing; setgroups is denied there. */
-	if (nsflags & CLONE_NEWUSER) {
+	if ((nsflags & CLONE_NEWUSER) && !keep_ids) {
 		if (setresgid(0, 0, 0) < 0)
 			fail(sync_fd, "setresgid 0 in the pod's user namespace");
 		if (setgroups(0, NULL) < 0 && errno != EPERM)
@@ -234,7 +239,73 @@ static void run_join(void)
 	unsetenv("_SANDBOX_PIDFD");
 	unsetenv("_SANDBOX_NSFLAGS");
 	unsetenv("_SANDBOX_NEWPID");
+	unsetenv("_SANDBOX_KEEP_IDS");
 	/* Return: the Go runtime starts here, inside the pod. */
+}
+
+/* ---- exec ------------------------------------------------------------- */
+
+/*
+ * run_exec joins a running *container's* namespaces, its mount namespace
+ * included (`sandbox exec`, postStart/preStop hooks). Unlike join, the
+ * target is the container process (its pidfd), not the pause, and nothing is
+ * unshared: the child lands in the container's root and PID namespace. The
+ * caller chooses the flags (only the namespaces that differ from its own:
+ * setns into one's own user namespace is EINVAL).
+ *
+ * The process makes itself non-dumpable before it joins: until it execs the
+ * command, processes of the container (same uid once joined) must not
+ * ptrace it or open its /proc/PID/exe, the sandbox binary on the host
+ * (CVE-2016-9962, CVE-2019-5736). execve resets dumpability for the command.
+ */
+static void run_exec(void)
+{
+	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
+	int pidfd = env_int("_SANDBOX_PIDFD", -1);
+	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
+	pid_t child;
+
+	if (sync_fd < 0 || pidfd < 0) {
+		errno = EINVAL;
+		fail(sync_fd, "exec: missing _SANDBOX_SYNC_FD or _SANDBOX_PIDFD");
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(sync_fd, "set non-dumpable");
+	/* One call, user namespace first (see run_join); CLONE_NEWNS here is
+	 * the container's own mount namespace, which the pod's user namespace
+	 * owns. The kernel sets our root and cwd to the namespace's root, the
+	 * container's pivoted root. */
+	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
+		fail(sync_fd, "setns into the container");
+	close(pidfd);
+	if (nsflags & CLONE_NEWUSER) {
+		if (setresgid(0, 0, 0) < 0)
+			fail(sync_fd, "setresgid 0 in the pod's user namespace");
+		if (setgroups(0, NULL) < 0 && errno != EPERM)
+			fail(sync_fd, "setgroups in the pod's user namespace");
+		if (setresuid(0, 0, 0) < 0)
+			fail(sync_fd, "setresuid 0 in the pod's user namespace");
+		/* A uid change may have made us dumpable again. */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
+	/* The PID namespace applies to children: clone, and make the child
+	 * the caller's (CLONE_PARENT), so the caller reaps it and gets its
+	 * exit status. */
+	child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (child < 0)
+		fail(sync_fd, "clone");
+	if (child > 0) {
+		report(sync_fd, "pid %d", (int)child);
+		_exit(0);
+	}
+	if (chdir("/") < 0)
+		fail(sync_fd, "chdir / in the container");
+	report(sync_fd, "ok");
+	close(sync_fd);
+	unsetenv("_SANDBOX_SYNC_FD");
+	unsetenv("_SANDBOX_PIDFD");
+	unsetenv("_SANDBOX_NSFLAGS");
+	/* Return: the Go runtime starts inside the container (execin). */
 }
 
 __attribute__((constructor)) static void sandbox_nsenter(void)
@@ -247,4 +318,6 @@ __attribute__((constructor)) static void sandbox_nsenter(void)
 		run_pause();
 	else if (strcmp(role, "join") == 0)
 		run_join();
+	else if (strcmp(role, "exec") == 0)
+		run_exec();
 }

@@ -29,6 +29,10 @@ const (
 	EnvPidFD   = "_SANDBOX_PIDFD"
 	EnvNSFlags = "_SANDBOX_NSFLAGS"
 	EnvNewPID  = "_SANDBOX_NEWPID"
+	// EnvKeepIDs=1 keeps the caller's uid and gid after joining a user
+	// namespace (keep-id mode maps them to themselves) instead of becoming
+	// the namespace's root.
+	EnvKeepIDs = "_SANDBOX_KEEP_IDS"
 )
 
 // Roles selected by EnvRole.
@@ -38,6 +42,10 @@ const (
 	// RoleJoin joins a pause's namespaces; the Go runtime then starts in the
 	// joined child, which runs the container init.
 	RoleJoin = "join"
+	// RoleExec joins a running container's namespaces, its mount namespace
+	// included; the Go runtime then starts in the joined child, which runs
+	// the exec'd command (package execin).
+	RoleExec = "exec"
 )
 
 // Role returns the hidden role this process was started in, or "" for a

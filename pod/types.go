@@ -121,6 +121,8 @@ type Container struct {
 	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
 	// Resources: see resources.go.
 	Resources ResourceRequirements `json:"resources,omitempty"`
+	// Lifecycle: postStart and preStop hooks, see lifecycle.go.
+	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
 }
 
 // EnvVar is one environment variable of a container.

@@ -30,7 +30,7 @@ var unsupported = map[reflect.Type][]string{
 	reflect.TypeFor[Container](): {
 		"ports", "resizePolicy", "restartPolicy",
 		"restartPolicyRules", "volumeDevices", "envFrom",
-		"livenessProbe", "readinessProbe", "startupProbe", "lifecycle",
+		"livenessProbe", "readinessProbe", "startupProbe",
 		"terminationMessagePath", "terminationMessagePolicy",
 		"imagePullPolicy", "stdin", "stdinOnce", "tty",
 	},
@@ -50,6 +50,9 @@ var unsupported = map[reflect.Type][]string{
 		"supplementalGroupsPolicy", "appArmorProfile", "seLinuxChangePolicy",
 	},
 	reflect.TypeFor[EnvVar](): {"valueFrom"},
+	// Hooks other than exec and sleep (lifecycle.go).
+	reflect.TypeFor[Lifecycle]():        {"stopSignal"},
+	reflect.TypeFor[LifecycleHandler](): {"httpGet", "tcpSocket"},
 }
 
 func isUnsupported(t reflect.Type, field string) bool {

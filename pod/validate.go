@@ -30,6 +30,7 @@ func (p *Pod) Validate() error {
 	checkGracePeriod(&probs, p.Spec.TerminationGracePeriodSeconds)
 	checkVolumesAndSecurity(&probs, p) // volumes.go, security.go
 	checkResources(&probs, p)          // resources.go
+	checkLifecycle(&probs, p)          // lifecycle.go
 	return probs.err()
 }
 
