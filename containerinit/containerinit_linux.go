@@ -27,6 +27,9 @@ import (
 const (
 	EnvConfigFD = "_SANDBOX_CONFIG_FD"
 	EnvErrorFD  = "_SANDBOX_ERROR_FD"
+	// EnvVolumeFD names the unix socket a volume helper (Config.MakeTmpfs)
+	// sends its mount descriptors on.
+	EnvVolumeFD = "_SANDBOX_VOLUME_FD"
 )
 
 // Exit codes of a container that could not start (podman's convention).
@@ -50,12 +53,31 @@ type Config struct {
 	// Pod, set for the first container started in a pod only, is the
 	// pod-wide setup that must happen from inside the pod's namespaces.
 	Pod *PodSetup `json:"pod,omitempty"`
+	// Security is applied right before exec; nil leaves the init's
+	// credentials (root in the pod, every capability) as they are.
+	Security *Security `json:"security,omitempty"`
+	// MakeTmpfs turns the init into a volume helper: instead of running a
+	// workload it creates these tmpfs instances as detached mounts and
+	// sends their descriptors, in order, on the socket EnvVolumeFD names,
+	// then exits 0. See supervisor/volumes_linux.go.
+	MakeTmpfs []Tmpfs `json:"makeTmpfs,omitempty"`
+}
+
+// Tmpfs is one Memory emptyDir.
+type Tmpfs struct {
+	Name string `json:"name"`
+	// SizeBytes is the size limit; 0 leaves the kernel's default (half of
+	// RAM).
+	SizeBytes int64 `json:"sizeBytes,omitempty"`
 }
 
 // PodSetup is what the first container init does for the whole pod: the
 // pause cannot, as it has no capabilities (see nsenter.c).
 type PodSetup struct {
 	Hostname string `json:"hostname"`
+	// HostNetwork: the pod uses the host's network namespace, whose lo is
+	// not ours to configure.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 }
 
 // Failure is what the init writes on the error pipe when it cannot start the
@@ -70,9 +92,18 @@ func (f *Failure) Error() string { return f.Message }
 // Main runs the container init and never returns: it execs the workload or
 // exits with a start-failure code.
 func Main() {
+	// First of all: this process runs the sandbox binary inside the pod, and
+	// the invoking user, who is root in the pod, may own that binary. Non-
+	// dumpable, its /proc/PID/exe, mem and fds are reachable only with
+	// CAP_SYS_PTRACE over the user namespace its memory belongs to, the
+	// host's (CVE-2019-5736). execve resets the flag for the workload.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	errFD, cfgFD := fdFromEnv(EnvErrorFD), fdFromEnv(EnvConfigFD)
 	errPipe := os.NewFile(uintptr(errFD), "error-pipe")
 	err := run(cfgFD)
+	if errors.Is(err, errHelperDone) {
+		os.Exit(0)
+	}
 	var f *Failure
 	if !errors.As(err, &f) {
 		f = &Failure{Code: ExitSetupFailed, Message: err.Error()}
@@ -108,6 +139,9 @@ func run(cfgFD int) error {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fmt.Errorf("decode container config: %w", err)
 	}
+	if len(cfg.MakeTmpfs) > 0 {
+		return makeTmpfs(cfg.MakeTmpfs, fdFromEnv(EnvVolumeFD))
+	}
 	if len(cfg.Argv) == 0 {
 		return errors.New("container config: empty argv")
 	}
@@ -115,7 +149,9 @@ func run(cfgFD int) error {
 		if err := unix.Sethostname([]byte(cfg.Pod.Hostname)); err != nil {
 			return fmt.Errorf("set pod hostname %q: %w", cfg.Pod.Hostname, err)
 		}
-		if err := netsetup.LoopbackUp(); err != nil {
+		if cfg.Pod.HostNetwork {
+			// nothing: the host's network is used as it is
+		} else if err := netsetup.LoopbackUp(); err != nil {
 			return fmt.Errorf("pod network: %w", err)
 		}
 	}
@@ -128,6 +164,11 @@ func run(cfgFD int) error {
 	path, err := lookPath(cfg.Argv[0], envValue(cfg.Env, "PATH", DefaultPath))
 	if err != nil {
 		return err
+	}
+	if cfg.Security != nil {
+		if err := applySecurity(cfg.Security); err != nil {
+			return fmt.Errorf("container %s: %w", cfg.Name, err)
+		}
 	}
 	// Only 0, 1 and 2 reach the workload (CVE-2024-21626 leaked a directory
 	// fd): everything else, including the error pipe, closes on exec.

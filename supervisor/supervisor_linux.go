@@ -25,7 +25,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podsandbox/sandbox/containerinit"
-	"github.com/podsandbox/sandbox/internal/crilog"
 	"github.com/podsandbox/sandbox/internal/idmap"
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/nsenter"
@@ -63,6 +62,18 @@ type Options struct {
 	// doubling to 5 min); BackoffReset is how long a container must run
 	// for the back-off to start again from the base (kubelet: 10 min).
 	BackoffBase, BackoffMax, BackoffReset time.Duration
+	// Stdio, when set, connects every container to these files instead of
+	// the prefixed terminal output and the logs.
+	Stdio *Stdio
+	// Forward receives signals to pass on to the running containers (the
+	// ad-hoc mode forwards rather than stopping the pod).
+	Forward <-chan os.Signal
+	// QuietFallback reports the single-id-mapping fallback as an event
+	// instead of a warning (ad-hoc runs would repeat it on every run).
+	QuietFallback bool
+	// KeepID runs containers as the caller's own uid and gid (mapped to
+	// themselves) instead of root of the user namespace.
+	KeepID bool
 	// KeepState keeps the state directory (record and logs) after the pod
 	// ends, for a detached pod until `sandbox rm`; a foreground run removes
 	// it.
@@ -112,12 +123,14 @@ type plan struct {
 	roots     map[string]string // container name -> rootfs dir ("" = host root)
 	sharedPID bool
 	cgroups   *cgroupPlan // cgroups_linux.go
+	// hostNetwork: no network namespace; the pod uses the host's.
+	hostNetwork bool
 }
 
 // prepare checks everything on the host side that validation of the
 // manifest could not: image directories, the id mapping. It creates nothing.
 func prepare(p *pod.Pod, o *Options) (*plan, error) {
-	pl := &plan{roots: map[string]string{}, sharedPID: p.ShareProcessNamespaceEnabled()}
+	pl := &plan{roots: map[string]string{}, sharedPID: p.ShareProcessNamespaceEnabled(), hostNetwork: p.Spec.HostNetwork}
 	all := append(append([]pod.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...)
 	for _, c := range all {
 		img, err := pod.ParseImage(c.Image)
@@ -141,13 +154,22 @@ func prepare(p *pod.Pod, o *Options) (*plan, error) {
 			o.Warn("spec.hostUsers: true cannot be honoured without root: the pod gets a user namespace")
 		}
 		pl.userns = true
+		if o.KeepID {
+			// The caller's ids map to themselves; there is no root inside.
+			pl.mapping = idmap.Identity(uint32(os.Geteuid()), uint32(os.Getegid()))
+			break
+		}
 		name := ""
 		if u, err := user.Current(); err == nil {
 			name = u.Username
 		}
 		d := idmap.ForUser(os.Geteuid(), os.Getegid(), name)
 		if d.Fallback != "" {
-			o.Warn("only container uid/gid 0 is mapped (to your own): " + d.Fallback)
+			note := o.Warn
+			if o.QuietFallback {
+				note = o.Event
+			}
+			note("only container uid/gid 0 is mapped (to your own): " + d.Fallback)
 		}
 		pl.mapping = d.Mapping
 	case p.Spec.HostUsers != nil && !*p.Spec.HostUsers:
@@ -162,6 +184,9 @@ func prepare(p *pod.Pod, o *Options) (*plan, error) {
 		return nil, err
 	}
 	pl.cgroups = cp
+	if err := checkHostSide(p, pl); err != nil { // volumes_linux.go: hostPath types, runAsUser mapped
+		return nil, err
+	}
 	return pl, nil
 }
 
@@ -189,7 +214,10 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 	}
 	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
 		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{})}
+	fwdCtx, stopForwarding := context.WithCancel(context.Background())
+	go s.forwardSignals(fwdCtx)
 	code, err := s.run(ctx)
+	stopForwarding()
 	s.finish(code, err)
 	if terr := s.teardown(); terr != nil && err == nil {
 		err = terr
@@ -257,6 +285,7 @@ type sandbox struct {
 	// saveFailed is set after the first failure to save the record.
 	saveFailed bool
 	prefixW    int
+	vols       volumes // volumes_linux.go: Memory emptyDir mounts, pod files
 }
 
 // outcome is how one container ended for good.
@@ -434,7 +463,10 @@ func (s *sandbox) startPause() error {
 		return fmt.Errorf("start pause: %w", err)
 	}
 	defer waitW.Close()
-	flags := uintptr(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	flags := uintptr(unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	if !s.plan.hostNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
 	if s.plan.userns {
 		flags |= unix.CLONE_NEWUSER
 	}
@@ -550,6 +582,7 @@ func (s *sandbox) supervise(c *pod.Container, isInit bool) outcome {
 		}
 		ps, werr := proc.Wait()
 		s.setRunning(c.Name, nil)
+		s.reclaimTerminal()
 		code := exitCode(ps, werr)
 		s.opts.Event(fmt.Sprintf("container %s exited with code %d", c.Name, code))
 		s.updateStatus(c.Name, terminated(code, s.terminationReason(c, code), ""))
@@ -643,23 +676,10 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := pipe()
-	if err != nil {
-		return nil, err
+	nsflags := unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+	if !s.plan.hostNetwork {
+		nsflags |= unix.CLONE_NEWNET
 	}
-	stderrR, stderrW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	log, err := os.OpenFile(s.state.Path("logs", c.Name+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
-	}
-	s.mu.Lock()
-	s.logs = append(s.logs, log)
-	s.mu.Unlock()
-
-	nsflags := unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
 	if s.plan.userns {
 		nsflags |= unix.CLONE_NEWUSER
 	}
@@ -668,6 +688,10 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		nsflags |= unix.CLONE_NEWPID
 	} else {
 		newpid = "1"
+	}
+	keepIDs := "0"
+	if s.opts.KeepID {
+		keepIDs = "1"
 	}
 	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
 	cmd := &exec.Cmd{
@@ -679,42 +703,26 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			nsenter.EnvPidFD + "=4",
 			nsenter.EnvNSFlags + "=" + strconv.Itoa(nsflags),
 			nsenter.EnvNewPID + "=" + newpid,
+			nsenter.EnvKeepIDs + "=" + keepIDs,
 			containerinit.EnvConfigFD + "=5",
 			containerinit.EnvErrorFD + "=6",
 		},
 		Dir:        "/",
-		Stdout:     outW,
-		Stderr:     stderrW,
-		ExtraFiles: []*os.File{syncW, s.pausePidfd, cfgR, errW},
-		// Own session, as for the pause: terminal signals reach only the
-		// supervisor, which stops containers with SIGTERM and a grace period.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		ExtraFiles: append([]*os.File{syncW, s.pausePidfd, cfgR, errW}, s.volumeFiles()...), // 7+: volumes_linux.go
+	}
+	started, err := s.connectOutput(cmd, c, pipe)
+	if err != nil {
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	// Our copies of the child's ends must go, or EOF never comes.
-	for _, f := range []*os.File{syncW, cfgR, errW, outW, stderrW} {
+	for _, f := range []*os.File{syncW, cfgR, errW} {
 		f.Close()
 	}
-	prefix := ""
-	if len(s.allContainers()) > 1 {
-		prefix = fmt.Sprintf("%-*s | ", s.prefixW, c.Name)
-	}
-	// outR and stderrR now belong to the copiers, which close them at EOF.
 	closers = []*os.File{syncR, cfgW, errR}
-	s.copiers.Add(2)
-	cri := crilog.NewWriter(log)
-	go func() {
-		defer s.copiers.Done()
-		defer outR.Close()
-		copyLines(outR, crilog.Stdout, prefix, s.term, cri)
-	}()
-	go func() {
-		defer s.copiers.Done()
-		defer stderrR.Close()
-		copyLines(stderrR, crilog.Stderr, prefix, s.termErr, cri)
-	}()
+	started()
 
 	// The container process waits for its config: until it is sent, the
 	// process is in the pod's namespaces but has run nothing of its own,
@@ -783,7 +791,7 @@ func (s *sandbox) claimPodSetup() (*containerinit.PodSetup, error) {
 	if !s.podSetupClaimed {
 		s.podSetupClaimed = true
 		s.mu.Unlock()
-		return &containerinit.PodSetup{Hostname: s.pod.PodHostname()}, nil
+		return &containerinit.PodSetup{Hostname: s.pod.PodHostname(), HostNetwork: s.plan.hostNetwork}, nil
 	}
 	s.mu.Unlock()
 	select {

@@ -97,22 +97,41 @@ type runFlags struct {
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var f runFlags
+	var adhoc adhocFlags
 	cmd := &cobra.Command{
-		Use:   "run [flags] POD.(json|yaml)",
-		Short: "Run a pod in the foreground until its containers are done",
+		Use:   "run [flags] POD.(json|yaml) | run [flags] -- CMD [ARG...]",
+		Short: "Run a pod, or one command in a fresh sandbox, in the foreground",
 		Long: `Run the pod described by a Kubernetes Pod manifest (JSON or YAML) in the
 foreground. Container output is streamed to the terminal, prefixed with the
 container name when the pod has more than one. Ctrl-C stops the pod
 gracefully (SIGTERM, terminationGracePeriodSeconds, then SIGKILL).
 
+With -- CMD, run one command in a fresh sandbox made for tests: the host root
+read-only, the current directory read-write (and the working directory), a
+private /tmp, no network but lo, root inside; stdio and the terminal passed
+through untouched, signals forwarded, the command's exit code returned
+(124 after --timeout). Works as go test -exec 'sandbox run --'.
+
 Exit codes: 0 all containers succeeded; the first failing container's code;
 125 sandbox failure (bad manifest, setup error); 126 command cannot be
 executed; 127 command not found; 128+N killed by signal N.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				if dash != 0 || len(args) == 0 {
+					return errors.New("usage: sandbox run [flags] POD.yaml, or sandbox run [flags] -- CMD [ARG...]")
+				}
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() == 0 {
+				return runAdhoc(g, &f, &adhoc, args)
+			}
 			return runPod(g, &f, args[0])
 		},
 	}
+	addAdhocFlags(cmd, &adhoc)
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support, and resource limits it cannot enforce, as errors")
 	cmd.Flags().StringVar(&f.cgroupParent, "cgroup-parent", "", "cgroup path (as in /proc/self/cgroup) below which the pod's cgroup is created (default: the cgroup sandbox runs in)")
 	cmd.Flags().Int64Var(&f.pidsLimit, "pids-limit", 0, "the pod's pids limit; caps the "+pod.AnnotationPidsLimit+" annotation (0: none)")

@@ -94,6 +94,15 @@ func Single(uid, gid uint32) Mapping {
 	}
 }
 
+// Identity maps the caller's uid and gid to themselves and nothing else
+// (keep-id): processes inside run as the caller, with no root.
+func Identity(uid, gid uint32) Mapping {
+	return Mapping{
+		UIDs: []Range{{ContainerID: uid, HostID: uid, Size: 1}},
+		GIDs: []Range{{ContainerID: gid, HostID: gid, Size: 1}},
+	}
+}
+
 // WithSubordinate maps container root to the caller and container ids
 // 1..N to the subordinate ranges, capped at 65535 ids (ids 1-65535 are what
 // images use; a larger range is left for other pods).
