@@ -138,3 +138,19 @@ func mapToInside(idMap []byte, outside uint32) (uint32, error) {
 	}
 	return 0, fmt.Errorf("not mapped in the process's user namespace")
 }
+
+// EnvironOf returns the environment process pid was exec'd with. Reading it
+// needs ptrace-read access, which the pod's owner has over its containers.
+func EnvironOf(pid int) ([]string, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return nil, fmt.Errorf("environment of pid %d: %w", pid, err)
+	}
+	var env []string
+	for kv := range strings.SplitSeq(string(data), "\x00") {
+		if strings.Contains(kv, "=") {
+			env = append(env, kv)
+		}
+	}
+	return env, nil
+}

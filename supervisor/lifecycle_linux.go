@@ -24,12 +24,8 @@ func parseFailure(data []byte) error {
 // for them to exit, then SIGKILL for everything left.
 func (s *sandbox) gracefulStop() {
 	s.stop()
-	s.mu.Lock()
-	for _, p := range s.running {
-		p.Signal(unix.SIGTERM)
-	}
-	s.mu.Unlock()
-	deadline := time.Now().Add(s.pod.GracePeriod())
+	deadline := time.Now().Add(s.gracePeriod())
+	s.terminateRunning(deadline) // preStop hooks, then SIGTERM
 	for time.Now().Before(deadline) {
 		s.mu.Lock()
 		n := len(s.running)
@@ -39,7 +35,7 @@ func (s *sandbox) gracefulStop() {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	s.opts.Event(fmt.Sprintf("grace period of %v is over: killing the pod", s.pod.GracePeriod()))
+	s.opts.Event(fmt.Sprintf("grace period of %v is over: killing the pod", s.gracePeriod()))
 	s.killAll()
 }
 

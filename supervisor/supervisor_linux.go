@@ -78,6 +78,12 @@ type Options struct {
 	// ends, for a detached pod until `sandbox rm`; a foreground run removes
 	// it.
 	KeepState bool
+	// Ready is called once every app container has started (postStart
+	// hooks done); GracePeriod, when it returns true, overrides the
+	// manifest's grace period at the time of a stop (`sandbox stop -t`).
+	// See hooks_linux.go.
+	Ready       func()
+	GracePeriod func() (time.Duration, bool)
 	// CgroupParent is the cgroup (as in /proc/self/cgroup) below which the
 	// pod's cgroup goes; "" is the one sandbox runs in. PidsLimit caps the
 	// pod's pids limit (0: none). Strict makes limits that cannot be
@@ -285,7 +291,8 @@ type sandbox struct {
 	// saveFailed is set after the first failure to save the record.
 	saveFailed bool
 	prefixW    int
-	vols       volumes // volumes_linux.go: Memory emptyDir mounts, pod files
+	hooks      hookState // hooks_linux.go
+	vols       volumes   // volumes_linux.go: Memory emptyDir mounts, pod files
 }
 
 // outcome is how one container ended for good.
@@ -780,6 +787,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		close(s.podReady) // hostname and lo are set: the others may start
 	}
 	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
+	s.afterStart(c, proc) // postStart hook; readiness
 	return proc, nil
 }
 
