@@ -109,9 +109,14 @@ func adhocPod(f *adhocFlags, argv []string) (*pod.Pod, error) {
 			mount(filepath.Dir(abs), filepath.Dir(abs), true)
 		}
 	}
+	// Root-like powers are the point of a test sandbox (bind port 80, create
+	// interfaces, mount a tmpfs): every capability, of the pod's user
+	// namespace when rootless (worthless outside it), like `unshare -r`.
+	privileged := true
+	c.SecurityContext = &pod.SecurityContext{Privileged: &privileged}
 	if f.keepID {
 		uid, gid := int64(os.Geteuid()), int64(os.Getegid())
-		c.SecurityContext = &pod.SecurityContext{RunAsUser: &uid, RunAsGroup: &gid}
+		c.SecurityContext.RunAsUser, c.SecurityContext.RunAsGroup = &uid, &gid
 	}
 	c.Env = adhocEnv(f)
 	p.Spec.Containers = []pod.Container{c}

@@ -4,19 +4,16 @@
 //
 // The binary has hidden roles, chosen before flag parsing: the nsenter
 // constructor (C, before the Go runtime) turns it into a pod's pause or
-// joins a pod's namespaces, after which main runs the container init.
+// joins a pod's namespaces, after which package roles runs the container
+// init before main.
 package main
 
 import (
 	"os"
 
-	"github.com/podsandbox/sandbox/containerinit"
-	"github.com/podsandbox/sandbox/nsenter"
+	_ "github.com/podsandbox/sandbox/roles"
 )
 
 func main() {
-	if nsenter.Role() == nsenter.RoleJoin {
-		containerinit.Main() // never returns
-	}
 	os.Exit(runCLI(os.Args[1:]))
 }

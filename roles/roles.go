@@ -1,0 +1,21 @@
+// Package roles makes the binary that imports it one that sandbox can
+// re-execute for its hidden roles. sandbox starts a pod's pause and its
+// containers by re-executing /proc/self/exe: the nsenter constructor (C)
+// handles the pause and the joining, and this package's init runs the
+// container init in the joined process before main or any test runs.
+//
+// The sandbox command imports it; so must any other program (or test
+// binary) that starts pods with supervisor.Run. sandboxtest imports it for
+// you.
+package roles
+
+import (
+	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/nsenter"
+)
+
+func init() {
+	if nsenter.Role() == nsenter.RoleJoin {
+		containerinit.Main() // never returns
+	}
+}
