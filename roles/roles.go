@@ -11,11 +11,15 @@ package roles
 
 import (
 	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/execin"
 	"github.com/podsandbox/sandbox/nsenter"
 )
 
 func init() {
-	if nsenter.Role() == nsenter.RoleJoin {
+	switch nsenter.Role() {
+	case nsenter.RoleJoin:
 		containerinit.Main() // never returns
+	case nsenter.RoleExec:
+		execin.ChildMain() // never returns: sandbox exec, lifecycle hooks
 	}
 }

@@ -46,6 +46,7 @@ func runCLI(args []string) int {
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "print lifecycle events (container started, exited, restarting)")
 	root.AddCommand(newRunCommand(&g))
+	addLifecycleCommands(root, &g) // completion.go: ps, exec, logs, stop, rm, inspect, gc
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -98,6 +99,7 @@ type runFlags struct {
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var f runFlags
 	var adhoc adhocFlags
+	var det detachFlags // detach.go
 	cmd := &cobra.Command{
 		Use:   "run [flags] POD.(json|yaml) | run [flags] -- CMD [ARG...]",
 		Short: "Run a pod, or one command in a fresh sandbox, in the foreground",
@@ -128,10 +130,14 @@ executed; 127 command not found; 128+N killed by signal N.`,
 			if cmd.ArgsLenAtDash() == 0 {
 				return runAdhoc(g, &f, &adhoc, args)
 			}
+			if det.detach || det.child {
+				return runDetach(g, &f, &det, args[0])
+			}
 			return runPod(g, &f, args[0])
 		},
 	}
 	addAdhocFlags(cmd, &adhoc)
+	addDetachFlags(cmd, &det)
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support, and resource limits it cannot enforce, as errors")
 	cmd.Flags().StringVar(&f.cgroupParent, "cgroup-parent", "", "cgroup path (as in /proc/self/cgroup) below which the pod's cgroup is created (default: the cgroup sandbox runs in)")
 	cmd.Flags().Int64Var(&f.pidsLimit, "pids-limit", 0, "the pod's pids limit; caps the "+pod.AnnotationPidsLimit+" annotation (0: none)")
@@ -175,6 +181,7 @@ func runPod(g *globalFlags, f *runFlags, path string) error {
 		Error: func(m string) { log.Error(m) },
 		// Resources: see supervisor/cgroups_linux.go.
 		CgroupParent: f.cgroupParent, PidsLimit: f.pidsLimit, Strict: f.strict,
+		GracePeriod: stopGraceOverride(p.Metadata.Name), // sandbox stop -t
 	}
 	if d, err := time.ParseDuration(os.Getenv("SANDBOX_TEST_BACKOFF")); err == nil && d > 0 {
 		// Test-only: shortens kubelet's 10 s restart back-off.
