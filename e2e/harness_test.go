@@ -479,6 +479,8 @@ func (c *tcase) writeFile(name string, data []byte) string {
 
 type runOpts struct {
 	flags      []string // before the manifest, e.g. -v
+	stdin      string   // standard input (default /dev/null)
+	dir        string   // working directory (default the case's directory)
 	env        []string // added to the minimal environment
 	extraFiles []*os.File
 	timeout    time.Duration
@@ -541,6 +543,12 @@ func (c *tcase) start(manifest string, o runOpts) *proc {
 	c.t.Helper()
 	args := append([]string{"run"}, o.flags...)
 	args = append(args, manifest)
+	return c.startArgs(args, o)
+}
+
+// startArgs starts `sandbox args...` like start.
+func (c *tcase) startArgs(args []string, o runOpts) *proc {
+	c.t.Helper()
 	cmd := exec.Command(sandboxBin, args...)
 	cmd.Env = append([]string{
 		"PATH=" + hostPath,
@@ -548,9 +556,15 @@ func (c *tcase) start(manifest string, o runOpts) *proc {
 		"XDG_RUNTIME_DIR=" + c.xdg,
 	}, o.env...)
 	cmd.Dir = c.dir
+	if o.dir != "" {
+		cmd.Dir = o.dir
+	}
 	cmd.ExtraFiles = o.extraFiles
 	p := &proc{c: c, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr // stdin nil: /dev/null
+	if o.stdin != "" {
+		cmd.Stdin = strings.NewReader(o.stdin)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if c.m.drop {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
