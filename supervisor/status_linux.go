@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -123,8 +125,11 @@ func (s *sandbox) terminationReason(c *pod.Container, code int) string {
 	return ""
 }
 
-// finish records how the pod ended.
+// finish records how the pod ended, for a pod whose state outlives it.
 func (s *sandbox) finish(code int, err error) {
+	if !s.opts.KeepState {
+		return // removed in a moment: saving it would only cost time
+	}
 	s.updatePod(func(r *state.Record) {
 		r.ExitCode, r.Finished = code, time.Now().UTC()
 		r.Phase = state.PhaseSucceeded
@@ -143,4 +148,39 @@ func (s *sandbox) finish(code int, err error) {
 			r.Message = err.Error()
 		}
 	})
+}
+
+// formatNamespaces renders namespace inodes as ls -l /proc/PID/ns shows them.
+func formatNamespaces(ns map[string]uint64) string {
+	var parts []string
+	for _, t := range namespaceTypes {
+		if ino, ok := ns[t]; ok {
+			parts = append(parts, fmt.Sprintf("%s:[%d]", t, ino))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// cloneFlagNames names the namespace flags in flags.
+func cloneFlagNames(flags uintptr) string {
+	names := []struct {
+		flag uintptr
+		name string
+	}{{unix.CLONE_NEWUSER, "CLONE_NEWUSER"}, {unix.CLONE_NEWNET, "CLONE_NEWNET"}, {unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
+		{unix.CLONE_NEWPID, "CLONE_NEWPID"}, {unix.CLONE_NEWUTS, "CLONE_NEWUTS"}, {unix.CLONE_NEWNS, "CLONE_NEWNS"},
+		{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"}}
+	var parts []string
+	for _, n := range names {
+		if flags&n.flag != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+func cfgArgv0(c *pod.Container) string {
+	if argv := c.Argv(); len(argv) > 0 {
+		return argv[0]
+	}
+	return ""
 }

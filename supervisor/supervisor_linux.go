@@ -58,6 +58,9 @@ type Options struct {
 	// Event receives one line per lifecycle step (container started,
 	// exited, restarting).
 	Event func(msg string)
+	// Explain receives one line per system-level step (namespaces created
+	// and joined, id maps, cgroups, exec), for `sandbox run --explain`.
+	Explain func(msg string)
 	// BackoffBase and BackoffMax are the restart back-off (kubelet: 10 s
 	// doubling to 5 min); BackoffReset is how long a container must run
 	// for the back-off to start again from the base (kubelet: 10 min).
@@ -110,6 +113,9 @@ func (o *Options) defaults() {
 	}
 	if o.Event == nil {
 		o.Event = func(string) {}
+	}
+	if o.Explain == nil {
+		o.Explain = func(string) {}
 	}
 	if o.BackoffBase <= 0 {
 		o.BackoffBase = 10 * time.Second
@@ -225,6 +231,7 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 	code, err := s.run(ctx)
 	stopForwarding()
 	s.finish(code, err)
+	s.opts.Explain("teardown: SIGKILL the pause (the kernel kills what is left in its PID namespace), remove cgroups and state")
 	if terr := s.teardown(); terr != nil && err == nil {
 		err = terr
 		if code == 0 {
@@ -333,6 +340,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	if err := s.setupCgroups(); err != nil {
 		return ExitSandboxFailed, err
 	}
+	s.opts.Explain(fmt.Sprintf("state directory %s (locked)", s.state.Dir))
 	if err := s.startPause(); err != nil {
 		return ExitSandboxFailed, err
 	}
@@ -340,6 +348,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		r.Phase = state.PhaseRunning
 		r.Namespaces = namespaces(s.pausePID)
 	})
+	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(s.record.Namespaces))
 
 	// Init containers: one after another, each to success.
 	for i := range s.pod.Spec.InitContainers {
@@ -527,10 +536,16 @@ func (s *sandbox) startPause() error {
 	if id, err := state.Identify(s.pausePID); err == nil {
 		s.record.Pause = id
 	}
+	s.opts.Explain(fmt.Sprintf("pause: clone(%s) + exec: pid %d", cloneFlagNames(flags), s.pausePID))
 	if s.plan.userns {
 		if err := idmap.Apply(s.pausePID, s.plan.mapping); err != nil {
 			return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
 		}
+		how := "written to /proc/PID/uid_map and gid_map"
+		if s.plan.mapping.UseHelpers && os.Geteuid() != 0 {
+			how = "written by newuidmap/newgidmap"
+		}
+		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 	}
 	waitW.Close() // maps written: the pause may make itself non-dumpable
 	if _, err := nsenter.ReadReport(syncR); err != nil {
@@ -592,6 +607,7 @@ func (s *sandbox) supervise(c *pod.Container, isInit bool) outcome {
 		s.reclaimTerminal()
 		code := exitCode(ps, werr)
 		s.opts.Event(fmt.Sprintf("container %s exited with code %d", c.Name, code))
+		s.opts.Explain(fmt.Sprintf("container %s: exited with code %d", c.Name, code))
 		s.updateStatus(c.Name, terminated(code, s.terminationReason(c, code), ""))
 		select {
 		case <-s.stopping:
@@ -713,6 +729,11 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			nsenter.EnvKeepIDs + "=" + keepIDs,
 			containerinit.EnvConfigFD + "=5",
 			containerinit.EnvErrorFD + "=6",
+			// The init lives for milliseconds: one P and no GC make the Go
+			// runtime start faster. The workload's environment is built
+			// from the config, so these do not reach it.
+			"GOMAXPROCS=1",
+			"GOGC=off",
 		},
 		Dir:        "/",
 		ExtraFiles: append([]*os.File{syncW, s.pausePidfd, cfgR, errW}, s.volumeFiles()...), // 7+: volumes_linux.go
@@ -749,6 +770,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if werr != nil {
 		return abort(fmt.Errorf("join pod namespaces: %w", werr))
 	}
+	s.opts.Explain(fmt.Sprintf("container %s: setns(pidfd of pause, %s), clone(CLONE_PARENT): pid %d; unshare(CLONE_NEWNS)", c.Name, cloneFlagNames(uintptr(nsflags)), rep.PID))
 	if err := s.placeContainer(c, rep.PID); err != nil {
 		return abort(err)
 	}
@@ -787,6 +809,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		close(s.podReady) // hostname and lo are set: the others may start
 	}
 	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
+	s.opts.Explain(fmt.Sprintf("container %s: exec %q: namespaces %s", c.Name, cfgArgv0(c), formatNamespaces(namespaces(rep.PID))))
 	s.afterStart(c, proc) // postStart hook; readiness
 	return proc, nil
 }

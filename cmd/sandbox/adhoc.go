@@ -205,6 +205,7 @@ func runAdhoc(g *globalFlags, rf *runFlags, f *adhocFlags, argv []string) error 
 		Warn:    func(m string) { log.Warn(m) },
 		Event:   func(m string) { log.Info(m) },
 		Error:   func(m string) { log.Error(m) },
+		Explain: explainer(rf),
 		Stdio:   &supervisor.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: isTerminal(os.Stdin)},
 		Forward: sigs,
 		KeepID:  f.keepID,
@@ -213,6 +214,9 @@ func runAdhoc(g *globalFlags, rf *runFlags, f *adhocFlags, argv []string) error 
 		CgroupParent:  rf.cgroupParent, PidsLimit: rf.pidsLimit, Strict: rf.strict,
 	}
 	code, err := supervisor.Run(ctx, p, opts)
+	if opts.Explain != nil {
+		opts.Explain(fmt.Sprintf("sandbox exits with %d", code))
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &exitError{code: ExitTimedOut, err: fmt.Errorf("%s timed out after %v", argv[0], f.timeout)}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -91,6 +92,7 @@ func (h *lineHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *lineHandler) WithGroup(string) slog.Handler      { return h }
 
 type runFlags struct {
+	explain      bool
 	strict       bool
 	cgroupParent string
 	pidsLimit    int64
@@ -138,6 +140,7 @@ executed; 127 command not found; 128+N killed by signal N.`,
 	}
 	addAdhocFlags(cmd, &adhoc)
 	addDetachFlags(cmd, &det)
+	cmd.Flags().BoolVar(&f.explain, "explain", false, "narrate each system-level step (namespaces, id maps, setns, cgroups, exec) with its time on stderr")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support, and resource limits it cannot enforce, as errors")
 	cmd.Flags().StringVar(&f.cgroupParent, "cgroup-parent", "", "cgroup path (as in /proc/self/cgroup) below which the pod's cgroup is created (default: the cgroup sandbox runs in)")
 	cmd.Flags().Int64Var(&f.pidsLimit, "pids-limit", 0, "the pod's pids limit; caps the "+pod.AnnotationPidsLimit+" annotation (0: none)")
@@ -176,9 +179,10 @@ func runPod(g *globalFlags, f *runFlags, path string) error {
 	}()
 
 	opts := supervisor.Options{
-		Warn:  func(m string) { log.Warn(m) },
-		Event: func(m string) { log.Info(m) },
-		Error: func(m string) { log.Error(m) },
+		Warn:    func(m string) { log.Warn(m) },
+		Event:   func(m string) { log.Info(m) },
+		Error:   func(m string) { log.Error(m) },
+		Explain: explainer(f),
 		// Resources: see supervisor/cgroups_linux.go.
 		CgroupParent: f.cgroupParent, PidsLimit: f.pidsLimit, Strict: f.strict,
 		GracePeriod: stopGraceOverride(p.Metadata.Name), // sandbox stop -t
@@ -213,3 +217,20 @@ func indent(err error) error {
 	}
 	return errors.New(strings.Join(lines, "\n"))
 }
+
+// explainer prints --explain lines: elapsed time since sandbox started, then
+// the step.
+func explainer(f *runFlags) func(string) {
+	if !f.explain {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(m string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(os.Stderr, "[%7.3f ms] %s\n", float64(time.Since(processStart).Microseconds())/1000, m)
+	}
+}
+
+// processStart is as close to the process's start as Go code gets.
+var processStart = time.Now()

@@ -318,7 +318,7 @@ func (p *Pod) clear() error {
 
 // Save writes the record atomically.
 func (p *Pod) Save(rec *Record) error {
-	data, err := json.MarshalIndent(rec, "", "  ")
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
