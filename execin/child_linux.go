@@ -121,10 +121,11 @@ func setupTerminal(spec *Spec) error {
 	}
 	// TIOCGPTPEER opens the peer through the master, not by a path the
 	// container could have replaced.
-	slave, err := unix.IoctlRetInt(master, unix.TIOCGPTPEER)
-	if err != nil {
-		return fmt.Errorf("exec: open pty peer: %w", err)
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
+	if errno != 0 {
+		return fmt.Errorf("exec: open pty peer: %w", errno)
 	}
+	slave := int(r)
 	if spec.Rows > 0 && spec.Cols > 0 {
 		unix.IoctlSetWinsize(slave, unix.TIOCSWINSZ, &unix.Winsize{Row: spec.Rows, Col: spec.Cols})
 	}
