@@ -471,6 +471,11 @@ func TestRestartBackoffVisibleInPs(t *testing.T) {
 func TestDetachedSupervisorKilled(t *testing.T) {
 	forModes(t, "l5", func(t *testing.T, c *tcase) {
 		c.runDetached(c.write(c.newPod(sh("main", "echo alive; exec sleep 1000"))))
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if strings.Contains(c.sb("logs", c.pod).stdout, "alive") {
+				break
+			}
+		}
 		in := c.inspectPod()
 		sup := in["supervisor"].(map[string]any)
 		pid := int(sup["pid"].(float64))
@@ -495,6 +500,9 @@ func TestDetachedSupervisorKilled(t *testing.T) {
 		r = c.launch(c.sandboxCmd(nil, nil, "logs", "-f", c.pod), 10*time.Second).wait()
 		c.expectCode(r, 0)
 		c.expectStdout(r, "alive")
+		if r.elapsed > time.Second {
+			t.Errorf("logs -f of a dead pod took %v", r.elapsed)
+		}
 		c.expectCode(c.sb("stop", c.pod), 0)
 		r = c.sb("gc")
 		c.expectCode(r, 0)

@@ -69,11 +69,11 @@ type mountView struct {
 
 func inspect(base string, rec state.Record) inspectView {
 	v := inspectView{Record: rec, StateDir: filepath.Join(base, rec.Name),
-		SupervisorAlive: rec.Supervisor.Alive(), PauseAlive: rec.Pause.Alive()}
+		SupervisorAlive: alive(rec.Supervisor), PauseAlive: alive(rec.Pause)}
 	resources := manifestResources(rec)
 	for _, c := range rec.Containers {
 		cv := containerView{ContainerStatus: c, Limits: resources[c.Name]}
-		if c.State == state.StateRunning && c.Process.Alive() {
+		if c.State == state.StateRunning && alive(c.Process) {
 			cv.Alive = true
 			cv.Mounts = mounts(c.Process.PID)
 		}
