@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/supervisor"
@@ -83,7 +84,9 @@ func effective(rec state.Record) state.Record {
 	for i := range rec.Containers {
 		c := &rec.Containers[i]
 		if c.State != state.StateTerminated {
-			c.State, c.Reason = state.StateTerminated, ReasonSupervisorDied
+			// The pause's death SIGKILLs its PID namespace; a container
+			// with its own dies by its parent-death signal, SIGKILL too.
+			c.State, c.Reason, c.ExitCode = state.StateTerminated, ReasonSupervisorDied, 128+int(syscall.SIGKILL)
 		}
 	}
 	return rec

@@ -125,7 +125,7 @@ func openVerified(p state.Process) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if !p.Alive() {
+	if !alive(p) {
 		unix.Close(fd)
 		return -1, unix.ESRCH
 	}
