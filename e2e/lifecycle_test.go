@@ -508,6 +508,7 @@ func TestDetachedSupervisorKilled(t *testing.T) {
 		c.expectCode(r, 0)
 		c.expectStdout(r, c.pod, "removed")
 		c.expectGone()
+		checkNoCgroupLeft(t, c.pod) // gc removes the cgroups the record lists
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsandbox/sandbox/cgroup"
 	"github.com/podsandbox/sandbox/internal/state"
 )
 
@@ -74,6 +75,10 @@ func gcOne(base, name string) (string, error) {
 	killed := 0
 	if rerr == nil {
 		killed = killLeftovers(rec)
+		if err := cgroup.RemoveStale(rec.Cgroups); err != nil {
+			st.Release()
+			return "", sandboxErr("gc: pod %s: its cgroups: %v", name, err)
+		}
 	}
 	if err := st.Remove(); err != nil {
 		return "", sandboxErr("gc: remove pod %s: %v", name, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/podsandbox/sandbox/cgroup"
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/pod"
 )
@@ -76,8 +77,9 @@ func rmOne(g *globalFlags, base, name string, force bool, seconds int64) error {
 }
 
 // removeState kills what is left of a pod whose supervisor is gone (only
-// processes whose PID and start time match the record) and removes its
-// state directory under the state package's lock, which a live supervisor
+// processes whose PID and start time match the record), removes the
+// cgroups it recorded (cgroup.RemoveStale checks they are sandbox's) and
+// its state directory under the state package's lock, which a live supervisor
 // holds: then it refuses.
 func removeState(base string, rec state.Record) error {
 	st, err := state.Lock(base, rec.Name)
@@ -88,6 +90,10 @@ func removeState(base string, rec state.Record) error {
 		return sandboxErr("remove pod %s: %v", rec.Name, err)
 	}
 	killLeftovers(rec)
+	if err := cgroup.RemoveStale(rec.Cgroups); err != nil {
+		st.Release()
+		return sandboxErr("remove pod %s: its cgroups: %v", rec.Name, err)
+	}
 	if err := st.Remove(); err != nil {
 		return sandboxErr("remove pod %s: %v", rec.Name, err)
 	}
