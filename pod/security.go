@@ -103,10 +103,10 @@ type Security struct {
 	Privileged bool
 	// MaskPaths: whether /proc/kcore and the like are masked and /proc/sys
 	// and the like are read-only (off for privileged containers).
-	MaskPaths        bool
-	ReadOnlyRootfs   bool
-	RunAsNonRoot     bool
-	UIDSet, GIDSet   bool
+	MaskPaths      bool
+	ReadOnlyRootfs bool
+	RunAsNonRoot   bool
+	UIDSet, GIDSet bool
 }
 
 // EffectiveSecurity merges c's securityContext over the pod's. Call it on a

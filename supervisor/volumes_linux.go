@@ -334,8 +334,9 @@ func (s *sandbox) runVolumeHelper(tmpfs []containerinit.Tmpfs) ([]*os.File, erro
 			containerinit.EnvErrorFD + "=6",
 			containerinit.EnvVolumeFD + "=7",
 		},
-		Dir:         "/",
-		Stderr:      io.Discard,
+		Dir: "/",
+		// Stdout and stderr stay /dev/null: a pipe would make cmd.Wait wait for the helper itself (its
+		// grandchild, which holds the pipe), and failures come back on the error pipe.
 		ExtraFiles:  []*os.File{syncW, s.pausePidfd, cfgR, errW, theirs},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
