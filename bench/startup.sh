@@ -44,7 +44,9 @@ command -v hyperfine >/dev/null || { echo "bench: hyperfine missing (apt-get ins
 echo "# sandbox start-up, $(date -u +%F), $(uname -r), $(nproc) cores, uid $(id -u)" > "$dest/startup.md"
 hyperfine -N --warmup 5 --runs 60 --export-json "$dest/startup.json" --export-markdown "$dest/startup-table.md" \
 	-n 'unshare -Urnpiu --fork --mount-proc true' 'unshare -Urnpiu --fork --mount-proc true' \
-	-n 'sandbox run true-pod.yaml' "$bin run $pod" >/dev/null
+	-n 'unshare -Urn true' 'unshare -Urn true' \
+	-n 'sandbox run true-pod.yaml' "$bin run $pod" \
+	-n 'sandbox run -- true' "$bin run -- true" >/dev/null
 cat "$dest/startup-table.md" >> "$dest/startup.md"
 python3 - "$dest/startup.json" >> "$dest/startup.md" <<'PY'
 import json, sys
@@ -84,12 +86,13 @@ done
 } >> "$dest/startup.md"
 kill -TERM "$sup"; wait "$sup" || true
 if command -v catatonit >/dev/null; then
-	unshare -Urpf catatonit -P &
+	# --kill-child: catatonit (PID 1 of its namespace) dies with unshare.
+	unshare -Urpf --kill-child catatonit -P &
 	cpid=$!
 	sleep 0.3
 	child=$(cat /proc/$cpid/task/$cpid/children 2>/dev/null | awk '{print $1}')
 	echo "- catatonit -P: $(pss "${child:-$cpid}")" >> "$dest/startup.md"
-	kill -KILL "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true
+	kill -TERM "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true
 else
 	echo "- catatonit -P: skipped (apt-get install catatonit)" >> "$dest/startup.md"
 fi
