@@ -134,7 +134,6 @@ func TestGoodFixturesPass(t *testing.T) {
 			"metadata.namespace: not supported, ignored",
 			"spec.containers[0].env[0].valueFrom: not supported, ignored",
 			"spec.containers[0].livenessProbe: not supported, ignored",
-			"spec.containers[0].ports: not supported, ignored",
 			"spec.containers[0].volumeMounts[0].mountPropagation: not supported, ignored",
 			"status: not supported, ignored",
 		},

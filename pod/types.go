@@ -123,6 +123,8 @@ type Container struct {
 	Resources ResourceRequirements `json:"resources,omitempty"`
 	// Lifecycle: postStart and preStop hooks, see lifecycle.go.
 	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
+	// Ports: see ports.go; hostPort publishes one on the host.
+	Ports []ContainerPort `json:"ports,omitempty"`
 }
 
 // EnvVar is one environment variable of a container.

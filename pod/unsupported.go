@@ -28,7 +28,7 @@ var unsupported = map[reflect.Type][]string{
 		"schedulingGates", "resourceClaims", "resources",
 	},
 	reflect.TypeFor[Container](): {
-		"ports", "resizePolicy", "restartPolicy",
+		"resizePolicy", "restartPolicy",
 		"restartPolicyRules", "volumeDevices", "envFrom",
 		"livenessProbe", "readinessProbe", "startupProbe",
 		"terminationMessagePath", "terminationMessagePolicy",

@@ -31,6 +31,7 @@ func (p *Pod) Validate() error {
 	checkVolumesAndSecurity(&probs, p) // volumes.go, security.go
 	checkResources(&probs, p)          // resources.go
 	checkLifecycle(&probs, p)          // lifecycle.go
+	checkPorts(&probs, p)              // ports.go
 	return probs.err()
 }
 

@@ -1,0 +1,170 @@
+package pod
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Protocol is the transport of a container port.
+type Protocol string
+
+// The protocols sandbox publishes. SCTP is refused by Validate.
+const (
+	ProtocolTCP Protocol = "TCP"
+	ProtocolUDP Protocol = "UDP"
+)
+
+// ContainerPort is a port of a container; with hostPort set the supervisor
+// publishes it on the host (see package portfwd). Numbers are int64 (the
+// decoder's integer kind); Validate keeps them in 1..65535.
+type ContainerPort struct {
+	Name          string `json:"name,omitempty"`
+	ContainerPort int64  `json:"containerPort"`
+	HostPort      int64  `json:"hostPort,omitempty"`
+	// Protocol: "" means TCP.
+	Protocol Protocol `json:"protocol,omitempty"`
+	// HostIP: "" means every address (0.0.0.0).
+	HostIP string `json:"hostIP,omitempty"`
+}
+
+// HostPort is one published port, defaults applied.
+type HostPort struct {
+	Container     string
+	HostIP        netip.Addr // unspecified (0.0.0.0 or ::) for every address
+	HostPort      int
+	ContainerPort int
+	Protocol      Protocol
+}
+
+// String returns e.g. "0.0.0.0:8080/TCP -> 80".
+func (h HostPort) String() string {
+	return fmt.Sprintf("%s/%s -> %d", netip.AddrPortFrom(h.HostIP, uint16(h.HostPort)), h.Protocol, h.ContainerPort)
+}
+
+// HostPorts returns the ports of every container that set hostPort, with
+// defaults applied. Call it on a validated pod.
+func (p *Pod) HostPorts() []HostPort {
+	var out []HostPort
+	for _, list := range [][]Container{p.Spec.InitContainers, p.Spec.Containers} {
+		for _, c := range list {
+			for _, port := range c.Ports {
+				if port.HostPort == 0 {
+					continue
+				}
+				hp := HostPort{Container: c.Name, HostPort: int(port.HostPort), ContainerPort: int(port.ContainerPort), Protocol: protocolOf(port)}
+				hp.HostIP, _ = parseHostIP(port.HostIP)
+				out = append(out, hp)
+			}
+		}
+	}
+	return out
+}
+
+func protocolOf(p ContainerPort) Protocol {
+	if p.Protocol == "" {
+		return ProtocolTCP
+	}
+	return p.Protocol
+}
+
+func parseHostIP(s string) (netip.Addr, error) {
+	if s == "" {
+		return netip.IPv4Unspecified(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("zones are not supported")
+	}
+	return a.Unmap(), nil
+}
+
+// overlaps reports whether two host addresses bind the same socket space: an
+// unspecified address of a family covers every address of it, and an
+// IPv6 wildcard also takes IPv4 (dual-stack sockets).
+func overlaps(a, b netip.Addr) bool {
+	if a == b {
+		return true
+	}
+	if a.IsUnspecified() && (a.Is6() || b.Is4() == a.Is4()) {
+		return true
+	}
+	if b.IsUnspecified() && (b.Is6() || a.Is4() == b.Is4()) {
+		return true
+	}
+	return false
+}
+
+// checkPorts validates ports: ranges, protocol, hostIP, the same
+// containerPort/protocol declared twice in the pod (the pod shares one
+// network namespace), and host ports whose addresses overlap.
+func checkPorts(probs *problems, p *Pod) {
+	type seen struct {
+		path  string
+		ip    netip.Addr
+		port  int64
+		proto Protocol
+	}
+	var hosts []seen
+	containerPorts := map[string]string{} // "80/TCP" -> first path
+	for _, group := range []struct {
+		field string
+		list  []Container
+	}{{"spec.initContainers", p.Spec.InitContainers}, {"spec.containers", p.Spec.Containers}} {
+		for i, c := range group.list {
+			for j, port := range c.Ports {
+				path := fmt.Sprintf("%s[%d].ports[%d]", group.field, i, j)
+				ok := true
+				if port.ContainerPort < 1 || port.ContainerPort > 65535 {
+					probs.addf(ErrInvalid, path+".containerPort", "%d is out of range, must be 1 to 65535", port.ContainerPort)
+					ok = false
+				}
+				if port.HostPort < 0 || port.HostPort > 65535 {
+					probs.addf(ErrInvalid, path+".hostPort", "%d is out of range, must be 1 to 65535 (or unset)", port.HostPort)
+					ok = false
+				}
+				proto := protocolOf(port)
+				if proto != ProtocolTCP && proto != ProtocolUDP {
+					probs.addf(ErrInvalid, path+".protocol", "%q is not supported, must be TCP or UDP", port.Protocol)
+					ok = false
+				}
+				ip, err := parseHostIP(port.HostIP)
+				if err != nil {
+					probs.addf(ErrInvalid, path+".hostIP", "%q is not an IP address: %v", port.HostIP, err)
+					ok = false
+				} else if port.HostIP != "" && port.HostPort == 0 {
+					probs.addf(ErrInvalid, path+".hostIP", "set without hostPort")
+					ok = false
+				}
+				if !ok {
+					continue
+				}
+				key := fmt.Sprintf("%d/%s", port.ContainerPort, proto)
+				if first, dup := containerPorts[key]; dup {
+					probs.addf(ErrInvalid, path+".containerPort", "%s is already declared by %s: containers of a pod share one network namespace", key, first)
+					continue
+				}
+				containerPorts[key] = path
+				if port.HostPort == 0 {
+					continue
+				}
+				if p.Spec.HostNetwork && port.HostPort != port.ContainerPort {
+					probs.addf(ErrInvalid, path+".hostPort", "%d must equal containerPort (%d) with spec.hostNetwork: the container binds the host's port itself", port.HostPort, port.ContainerPort)
+					continue
+				}
+				for _, h := range hosts {
+					if h.port == port.HostPort && h.proto == proto && overlaps(h.ip, ip) {
+						probs.addf(ErrInvalid, path+".hostPort", "%d/%s on %s conflicts with %s (%d/%s on %s)", port.HostPort, proto, ip, h.path, h.port, h.proto, h.ip)
+						ok = false
+						break
+					}
+				}
+				if ok {
+					hosts = append(hosts, seen{path: path, ip: ip, port: port.HostPort, proto: proto})
+				}
+			}
+		}
+	}
+}
