@@ -16,6 +16,16 @@ func TestParseImage(t *testing.T) {
 		{"dir:/srv/rootfs", Image{Kind: ImageDir, Path: "/srv/rootfs"}},
 		{"/srv/rootfs", Image{Kind: ImageDir, Path: "/srv/rootfs"}},
 		{"dir:/srv/my:rootfs", Image{Kind: ImageDir, Path: "/srv/my:rootfs"}},
+		{"nginx:1.25", Image{Kind: ImageRegistry, Ref: "nginx:1.25"}},
+		{"nginx", Image{Kind: ImageRegistry, Ref: "nginx"}},
+		{"docker://busybox", Image{Kind: ImageRegistry, Ref: "busybox"}},
+		{"127.0.0.1:5000/a/b:v1", Image{Kind: ImageRegistry, Ref: "127.0.0.1:5000/a/b:v1"}},
+		{"docker.io/library/busybox@sha256:" + strings.Repeat("ab", 32), Image{Kind: ImageRegistry, Ref: "docker.io/library/busybox@sha256:" + strings.Repeat("ab", 32)}},
+		{"oci:/tmp/layout:tag", Image{Kind: ImageOCI, Path: "/tmp/layout", Tag: "tag"}},
+		{"oci:/tmp/layout", Image{Kind: ImageOCI, Path: "/tmp/layout"}},
+		{"oci-archive:/tmp/x.tar", Image{Kind: ImageOCIArchive, Path: "/tmp/x.tar"}},
+		{"docker-archive:/tmp/x.tar", Image{Kind: ImageDockerArchive, Path: "/tmp/x.tar"}},
+		{"docker-archive:/tmp/x.tar:busybox:1", Image{Kind: ImageDockerArchive, Path: "/tmp/x.tar", Tag: "busybox:1"}},
 	}
 	for _, tc := range tests {
 		got, err := ParseImage(tc.ref)
@@ -30,14 +40,13 @@ func TestParseImageRefuses(t *testing.T) {
 		ref, want string
 		is        error
 	}{
-		{"nginx:1.25", "image pulling is not supported yet", ErrImageNotSupported},
-		{"nginx", "image pulling is not supported yet", ErrImageNotSupported},
-		{"docker.io/library/busybox@sha256:abc", "image pulling is not supported yet", ErrImageNotSupported},
-		{"docker://busybox", "image pulling is not supported yet", ErrImageNotSupported},
-		{"oci:/tmp/layout:tag", "image pulling is not supported yet", ErrImageNotSupported},
-		{"oci-archive:/tmp/x.tar", "image pulling is not supported yet", ErrImageNotSupported},
-		{"docker-archive:/tmp/x.tar", "image pulling is not supported yet", ErrImageNotSupported},
-		{"Host", "image pulling is not supported yet", ErrImageNotSupported},
+		{"Host", "is not a valid image reference", ErrInvalid},
+		{"nginx:bad tag", "is not a valid image reference", ErrInvalid},
+		{"docker://", "is not a valid image reference", ErrInvalid},
+		{"http://x/y", "unknown transport", ErrImageNotSupported},
+		{"oci:relative/layout", "the path must be absolute", ErrInvalid},
+		{"oci:/tmp/../layout", `path is not clean, write "/layout"`, ErrInvalid},
+		{"oci:/tmp/layout:", "empty tag", ErrInvalid},
 		{"./rootfs", "is a relative path", ErrInvalid},
 		{"..", "is a relative path", ErrInvalid},
 		{"dir:rootfs", "directory must be an absolute path", ErrInvalid},
@@ -53,9 +62,27 @@ func TestParseImageRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.is) {
 			t.Errorf("ParseImage(%q) = %v; want %q (%v)", tc.ref, err, tc.want, tc.is)
 		}
-		// Every refusal tells the user what to write instead.
-		if err != nil && !strings.Contains(err.Error(), "/") {
-			t.Errorf("ParseImage(%q) = %v; does not name a supported form", tc.ref, err)
+	}
+}
+
+func TestEffectivePullPolicy(t *testing.T) {
+	tests := []struct {
+		image, policy string
+		want          PullPolicy
+	}{
+		{"nginx", "", PullAlways},
+		{"nginx:latest", "", PullAlways},
+		{"localhost:5000/nginx", "", PullAlways},
+		{"nginx:1.25", "", PullIfNotPresent},
+		{"localhost:5000/nginx:1", "", PullIfNotPresent},
+		{"nginx@sha256:" + strings.Repeat("0", 64), "", PullIfNotPresent},
+		{"nginx", "Never", PullNever},
+		{"oci:/x", "", PullIfNotPresent},
+	}
+	for _, tc := range tests {
+		c := Container{Image: tc.image, ImagePullPolicy: tc.policy}
+		if got := c.EffectivePullPolicy(); got != tc.want {
+			t.Errorf("%s (%q): %s, want %s", tc.image, tc.policy, got, tc.want)
 		}
 	}
 }

@@ -108,8 +108,12 @@ type Container struct {
 	// Image is parsed by ParseImage: empty or "host" is the host root
 	// filesystem (read-only), "dir:/abs" or "/abs" a directory.
 	Image string `json:"image,omitempty"`
+	// ImagePullPolicy is Always, IfNotPresent or Never; see
+	// EffectivePullPolicy for the default.
+	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
 	// Command and Args together are the argv (see Argv): host and directory
-	// images have no entrypoint, so argv[0] is the program to run.
+	// images have no entrypoint, so argv[0] is the program to run; a stored
+	// image's Entrypoint and Cmd fill in what is missing (see image.Argv).
 	Command []string `json:"command,omitempty"`
 	Args    []string `json:"args,omitempty"`
 	Env     []EnvVar `json:"env,omitempty"`

@@ -32,7 +32,7 @@ var unsupported = map[reflect.Type][]string{
 		"restartPolicyRules", "volumeDevices", "envFrom",
 		"livenessProbe", "readinessProbe", "startupProbe",
 		"terminationMessagePath", "terminationMessagePolicy",
-		"imagePullPolicy", "stdin", "stdinOnce", "tty",
+		"stdin", "stdinOnce", "tty",
 	},
 	reflect.TypeFor[ResourceRequirements](): {"claims"},
 	// Volume sources other than emptyDir and hostPath: a volume with only one

@@ -97,10 +97,16 @@ func checkContainers(probs *problems, spec *PodSpec) {
 
 func checkContainer(probs *problems, prefix string, c *Container) {
 	checkContainerName(probs, prefix+".name", c.Name)
-	if _, err := ParseImage(c.Image); err != nil {
+	img, err := ParseImage(c.Image)
+	if err != nil {
 		probs.addf(ErrInvalid, prefix+".image", "%s", err.Error())
 	}
-	checkArgv(probs, prefix, c)
+	switch PullPolicy(c.ImagePullPolicy) {
+	case "", PullAlways, PullIfNotPresent, PullNever:
+	default:
+		probs.addf(ErrInvalid, prefix+".imagePullPolicy", "%q is invalid: must be Always, IfNotPresent or Never", c.ImagePullPolicy)
+	}
+	checkArgv(probs, prefix, c, err == nil && img.IsStored())
 	checkEnv(probs, prefix, c.Env)
 	if total := argvEnvBytes(c); total > MaxArgvEnvBytes {
 		probs.addf(ErrInvalid, prefix, "command, args and env take %d bytes, must be at most %d", total, MaxArgvEnvBytes)
@@ -119,8 +125,8 @@ func checkContainerName(probs *problems, field, name string) {
 	}
 }
 
-func checkArgv(probs *problems, prefix string, c *Container) {
-	if len(c.Command) == 0 && len(c.Args) == 0 {
+func checkArgv(probs *problems, prefix string, c *Container, imageHasEntrypoint bool) {
+	if len(c.Command) == 0 && len(c.Args) == 0 && !imageHasEntrypoint {
 		probs.addf(ErrInvalid, prefix+".command", "required: host and dir images have no entrypoint, so command must name the program to run")
 		return
 	}

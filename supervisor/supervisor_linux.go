@@ -149,6 +149,9 @@ func prepare(p *pod.Pod, o *Options) (*plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("container %q: image: %w", c.Name, err)
 		}
+		if img.IsStored() {
+			return nil, fmt.Errorf("container %q: image %s: %w: running images from a store is not supported yet", c.Name, img, pod.ErrImageNotSupported)
+		}
 		if img.Kind == pod.ImageDir {
 			st, err := os.Stat(img.Path)
 			if err != nil {
