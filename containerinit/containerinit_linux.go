@@ -98,6 +98,7 @@ func Main() {
 	// CAP_SYS_PTRACE over the user namespace its memory belongs to, the
 	// host's (CVE-2019-5736). execve resets the flag for the workload.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	openExplain() // explain_linux.go: sandbox run --explain only
 	errFD, cfgFD := fdFromEnv(EnvErrorFD), fdFromEnv(EnvConfigFD)
 	errPipe := os.NewFile(uintptr(errFD), "error-pipe")
 	err := run(cfgFD)
@@ -149,10 +150,13 @@ func run(cfgFD int) error {
 		if err := unix.Sethostname([]byte(cfg.Pod.Hostname)); err != nil {
 			return fmt.Errorf("set pod hostname %q: %w", cfg.Pod.Hostname, err)
 		}
+		explainf("sethostname(%q): the pod's UTS namespace, shared by every container", cfg.Pod.Hostname)
 		if cfg.Pod.HostNetwork {
 			// nothing: the host's network is used as it is
 		} else if err := netsetup.LoopbackUp(); err != nil {
 			return fmt.Errorf("pod network: %w", err)
+		} else {
+			explainf("netlink RTM_NEWLINK lo IFF_UP: 127.0.0.1 and ::1 work in the pod's network namespace")
 		}
 	}
 	if err := rootfs.Setup(cfg.FS); err != nil {
@@ -169,11 +173,17 @@ func run(cfgFD int) error {
 		if err := applySecurity(cfg.Security); err != nil {
 			return fmt.Errorf("container %s: %w", cfg.Name, err)
 		}
+		if explainOut != nil {
+			explainSecurity(cfg.Security)
+		}
 	}
 	// Only 0, 1 and 2 reach the workload (CVE-2024-21626 leaked a directory
 	// fd): everything else, including the error pipe, closes on exec.
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	if explainOut != nil {
+		explainf("execve(%q, %s): descriptors above 2 closed, the init becomes the workload", path, shortArgv(cfg.Argv))
 	}
 	err = unix.Exec(path, cfg.Argv, cfg.Env)
 	return execFailure(cfg.Argv[0], err)

@@ -94,38 +94,83 @@ func Setup(spec Spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("rootfs: make / recursively private: %w", err)
 	}
+	explainf("mount(\"\", \"/\", MS_REC|MS_PRIVATE): nothing mounted from now on propagates out of this mount namespace")
 	root, err := bindRoot(&spec)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(root)
+	if spec.Root == "" {
+		explainf("open_tree(\"/\", OPEN_TREE_CLONE|AT_RECURSIVE), mount_setattr(MOUNT_ATTR_RDONLY, AT_RECURSIVE), move_mount to %s: the host root, read-only, is the new root", spec.Scratch)
+	} else {
+		explainf("open_tree(%q, OPEN_TREE_CLONE|AT_RECURSIVE), move_mount onto itself (read-only: %v): the new root", spec.Root, spec.ReadOnly)
+	}
 
 	// The host root is never written to: its mount points exist, and a missing one is an error, never a mkdir.
 	create := spec.Root != ""
 	if err := mountTmp(root, create); err != nil {
 		return err
 	}
+	explainf("fsopen(\"tmpfs\"), fsmount, move_mount on /tmp (mode 1777, nosuid, nodev)")
 	if err := mountDev(root, create, spec.ShmDir); err != nil {
 		return err
 	}
+	explainf("tmpfs on /dev; bind the host's null zero full random urandom tty; devpts (newinstance) on /dev/pts; /dev/shm: %s", describeShm(spec.ShmDir))
 	if err := mountProc(root, create); err != nil {
 		return err
 	}
+	explainf("fsopen(\"proc\"), fsmount, move_mount on /proc: a proc of the pod's PID namespace")
 	if err := mountSys(root, create); err != nil {
 		return err
 	}
+	explainf("sysfs on /sys, read-only")
 	if err := maskPaths(root, spec.MaskPaths); err != nil {
 		return err
 	}
 	if err := readonlyPaths(root, spec.ReadonlyPaths); err != nil {
 		return err
 	}
+	if len(spec.MaskPaths)+len(spec.ReadonlyPaths) > 0 {
+		explainf("masked %d paths (/dev/null or an empty tmpfs on top), %d paths bound read-only onto themselves (/proc/sys, ...)", len(spec.MaskPaths), len(spec.ReadonlyPaths))
+	}
 	for _, b := range spec.Binds {
 		if err := mountBind(root, b); err != nil {
 			return fmt.Errorf("rootfs: bind %s on %s: %w", b.Source, b.Destination, err)
 		}
+		if Explain != nil {
+			explainf("open_tree(%s, OPEN_TREE_CLONE), move_mount on %s%s", describeBindSource(b), b.Destination, readOnlyNote(b.ReadOnly))
+		}
 	}
-	return pivot(root)
+	if err := pivot(root); err != nil {
+		return err
+	}
+	explainf("pivot_root(\".\", \".\"), umount2(\".\", MNT_DETACH), chdir(\"/\"): the new root is /, the old one is detached")
+	return nil
+}
+
+func readOnlyNote(ro bool) string {
+	if ro {
+		return ", read-only"
+	}
+	return ""
+}
+
+func describeShm(dir string) string {
+	if dir == "" {
+		return "a private tmpfs"
+	}
+	return "bind " + dir + " (shared by the pod's containers)"
+}
+
+func describeBindSource(b Bind) string {
+	src := b.Source
+	if b.SourceFD > 0 {
+		src += " (a tmpfs made once for the pod)"
+	}
+	if b.SubPath != "" {
+		src += ", subPath " + b.SubPath
+	}
+	return src
 }
 
 // checkOwnMountNamespace refuses to run in the mount namespace of PID 1 or PID 2 as seen in /proc: as real

@@ -171,6 +171,7 @@ func (s *sandbox) setupCgroups() error {
 	if cp == nil || cp.plan.Version == 0 {
 		if cp != nil {
 			s.opts.Event("the pod runs without a cgroup: " + cp.plan.NoCgroup)
+			s.opts.Explain("no pod cgroup: " + cp.plan.NoCgroup)
 		}
 		return nil
 	}
@@ -187,6 +188,7 @@ func (s *sandbox) setupCgroups() error {
 	}
 	s.cgroups = &podCgroups{cg: cg, oomBase: map[string]uint64{}}
 	s.opts.Event(fmt.Sprintf("pod cgroup (v%d): %s", cg.Version(), strings.Join(cg.Dirs(), " ")))
+	s.opts.Explain(fmt.Sprintf("pod cgroup v%d created, with a leaf per container and one for the pause: %s", cg.Version(), strings.Join(cg.Dirs(), " ")))
 	return nil
 }
 

@@ -1,0 +1,76 @@
+package supervisor
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/podsandbox/sandbox/containerinit"
+)
+
+// initExplain carries a container init's own narration (mounts,
+// pivot_root, credentials, exec) to Options.Explain, for --explain only: the
+// init writes one line per step on an extra pipe, which closes on exec.
+type initExplain struct {
+	name string
+	r, w *os.File
+	done chan struct{}
+}
+
+// explainInit gives cmd (a container init about to start) the write end of
+// a new pipe and names it in the environment. It returns nil, and cmd is
+// unchanged, when nobody asked for an explanation. pipe registers both ends
+// for closing if the start fails.
+func (s *sandbox) explainInit(cmd *exec.Cmd, name string, pipe func() (r, w *os.File, err error)) *initExplain {
+	if !s.opts.explaining {
+		return nil
+	}
+	r, w, err := pipe()
+	if err != nil {
+		return nil // narration is best effort
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, w)
+	cmd.Env = append(cmd.Env, containerinit.EnvExplainFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+	return &initExplain{name: name, r: r, w: w, done: make(chan struct{})}
+}
+
+// started closes our copy of the child's end and forwards lines until the
+// init execs or exits.
+func (e *initExplain) started(explain func(string)) {
+	if e == nil {
+		return
+	}
+	e.w.Close()
+	go func() {
+		defer close(e.done)
+		defer e.r.Close()
+		sc := bufio.NewScanner(e.r)
+		for sc.Scan() {
+			explain("container " + e.name + ": " + sc.Text())
+		}
+	}()
+}
+
+// wait returns once every line of the init was forwarded.
+func (e *initExplain) wait() {
+	if e == nil {
+		return
+	}
+	<-e.done
+}
+
+// explainCgroup narrates the placement of pid in leaf ("" for no cgroup).
+func (s *sandbox) explainCgroup(who, leaf string, pid int) {
+	if !s.opts.explaining || s.cgroups == nil {
+		return
+	}
+	cg := s.cgroups.cg
+	where := fmt.Sprintf("leaf %s of %s", leaf, strings.Join(cg.Dirs(), " "))
+	if cg.Version() == 2 {
+		where = cg.LeafDir("", leaf)
+	}
+	s.opts.Explain(fmt.Sprintf("%s: cgroup v%d: pid %d written to %s/cgroup.procs", who, cg.Version(), pid, where))
+}
