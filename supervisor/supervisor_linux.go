@@ -96,6 +96,8 @@ type Options struct {
 	PidsLimit    int64
 	Strict       bool
 	Error        func(msg string)
+	// explaining: Explain was set by the caller (explain_linux.go).
+	explaining bool
 }
 
 func (o *Options) defaults() {
@@ -114,6 +116,7 @@ func (o *Options) defaults() {
 	if o.Event == nil {
 		o.Event = func(string) {}
 	}
+	o.explaining = o.Explain != nil
 	if o.Explain == nil {
 		o.Explain = func(string) {}
 	}
@@ -532,6 +535,7 @@ func (s *sandbox) startPause() error {
 	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
 		return err
 	}
+	s.explainCgroup("pause", pauseLeaf, s.pausePID)
 	if pidfd < 0 {
 		return errors.New("start pause: the kernel returned no pidfd (Linux 5.3+ is required)")
 	}
@@ -741,6 +745,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		Dir:        "/",
 		ExtraFiles: append([]*os.File{syncW, s.pausePidfd, cfgR, errW}, s.volumeFiles()...), // 7+: volumes_linux.go
 	}
+	initExplain := s.explainInit(cmd, c.Name, pipe) // --explain only: explain_linux.go
 	started, err := s.connectOutput(cmd, c, pipe)
 	if err != nil {
 		return nil, err
@@ -748,6 +753,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
+	initExplain.started(s.opts.Explain)
 	// Our copies of the child's ends must go, or EOF never comes.
 	for _, f := range []*os.File{syncW, cfgR, errW} {
 		f.Close()
@@ -777,6 +783,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if err := s.placeContainer(c, rep.PID); err != nil {
 		return abort(err)
 	}
+	s.explainCgroup("container "+c.Name, c.Name, rep.PID)
 	if _, err := cfgW.Write(cfg); err != nil {
 		return abort(fmt.Errorf("send container config: %w", err))
 	}
@@ -812,6 +819,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		close(s.podReady) // hostname and lo are set: the others may start
 	}
 	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
+	initExplain.wait()
 	s.opts.Explain(fmt.Sprintf("container %s: exec %q: namespaces %s", c.Name, cfgArgv0(c), formatNamespaces(namespaces(rep.PID))))
 	s.afterStart(c, proc) // postStart hook; readiness
 	return proc, nil
