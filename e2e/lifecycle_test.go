@@ -572,9 +572,16 @@ func TestRecycledPIDNeverSignalled(t *testing.T) {
 // pod; neither fails or hangs.
 func TestConcurrentCommandsSerialised(t *testing.T) {
 	forModes(t, "l7", func(t *testing.T, c *tcase) {
-		p := c.newPod(sh("main", `trap '' TERM; while :; do sleep 0.1; done`))
+		p := c.newPod(sh("main", `trap '' TERM; echo trapped; while :; do sleep 0.1; done`))
 		p.Spec.TerminationGracePeriodSeconds = ptr(int64(2))
 		c.runDetached(c.write(p))
+		// SIGTERM must not arrive before the shell ignores it.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(c.sb("logs", c.pod).stdout, "trapped"); {
+			if time.Now().After(deadline) {
+				t.Fatal("the container never printed that it ignores SIGTERM")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		stop := c.launch(c.sandboxCmd(nil, nil, "stop", c.pod), 30*time.Second)
 		time.Sleep(300 * time.Millisecond) // stop holds the lock for ~2 s
 		start := time.Now()
