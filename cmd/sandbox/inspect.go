@@ -14,7 +14,8 @@ import (
 )
 
 func newInspectCommand() *cobra.Command {
-	return &cobra.Command{
+	var format string // inspect_format.go
+	cmd := &cobra.Command{
 		Use:   "inspect POD...",
 		Short: "Print everything sandbox knows about pods, as JSON",
 		Long: `Print a JSON array with one object per pod: the record its supervisor keeps
@@ -23,10 +24,18 @@ PIDs with start times, the namespace inodes of the pause and of each
 container, per-container state, exit codes, reasons, restart counts and log
 paths), corrected by what is alive now (a pod whose supervisor died is
 Failed/SupervisorDied), plus the state directory, whether each recorded
-process is alive, and each running container's mounts and resource limits.`,
+process is alive, and each running container's mounts and resource limits.
+
+--format tree prints the pause and each container with its namespaces, each
+marked pod (the pause's), shared (a container in the pause's), private or
+host, plus volumes and ports; --format dot prints the same as a Graphviz
+graph (sandbox inspect --format dot POD | dot -Tpng > pod.png).`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeManyPods,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkInspectFormat(format); err != nil {
+				return err
+			}
 			base, err := stateBase()
 			if err != nil {
 				return err
@@ -39,9 +48,14 @@ process is alive, and each running container's mounts and resource limits.`,
 				}
 				out = append(out, inspect(base, rec))
 			}
+			if format == "tree" || format == "dot" {
+				return writeInspectFormat(out, format)
+			}
 			return writeJSON(os.Stdout, out)
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", "json", "json, tree (namespaces shared or private, volumes, ports) or dot (the same for Graphviz)")
+	return cmd
 }
 
 type inspectView struct {
