@@ -3,7 +3,8 @@
 #
 #   - installs the packages the tests use (busybox-static for dir: rootfs
 #     images, uidmap for newuidmap/newgidmap, gcc and libc6-dev for cgo,
-#     perl for the demo and e2e pods) when they are missing;
+#     perl for the demo and e2e pods, nginx and curl for the lab pod of
+#     docs/LAB.md) when they are missing;
 #   - creates sandbox-e2e (with a subordinate id range in /etc/subuid and
 #     /etc/subgid) and sandbox-e2e-nosub (without one), both system users
 #     with no login shell and no home;
@@ -23,7 +24,7 @@ SUB_COUNT=65536
 SUB_FIRST_START=400000
 
 # --- packages ---------------------------------------------------------------
-packages=(busybox-static uidmap gcc libc6-dev perl)
+packages=(busybox-static uidmap gcc libc6-dev perl nginx curl)
 missing=()
 for p in "${packages[@]}"; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -37,6 +38,10 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update
 	apt-get install -y --no-install-recommends "${missing[@]}"
+	# The lab runs nginx in a pod; Debian's package starts a host service.
+	if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null && systemctl disable --now nginx 2>/dev/null; then
+		say "stopped and disabled the host's nginx service (the lab runs nginx in a pod)"
+	fi
 fi
 
 # --- subordinate id ranges --------------------------------------------------
