@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -144,5 +147,56 @@ func TestSecondRunOfSamePodRefused(t *testing.T) {
 
 		first.signal(syscall.SIGTERM)
 		c.expectCode(first.wait(), 143)
+	})
+}
+
+// F-4: an orphan that a container double-forks is reparented to the pause
+// (PID 1 of the pod) and reaped: no zombie is left in the pod.
+func TestPauseReapsOrphans(t *testing.T) {
+	forModes(t, "f4", func(t *testing.T, c *tcase) {
+		// The subshell exits at once, orphaning its `sleep 0.1`, which the
+		// pause inherits; one second later nothing in the pod is a zombie.
+		r := c.run(c.write(c.newPod(sh("main", `(sleep 0.1 &); sleep 1; `+
+			`for s in /proc/[0-9]*/status; do grep -q '^State:.*Z' $s && echo "zombie: $s"; done; echo checked`))), runOpts{})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "checked")
+		c.expectNoStdout(r, "zombie")
+	})
+}
+
+// F-13: stale state whose recorded pause PID now belongs to an unrelated
+// process (same PID, other start time) is cleaned by the next run without
+// signalling that process.
+func TestStaleStateWithRecycledPIDIsNotSignalled(t *testing.T) {
+	forModes(t, "f13", func(t *testing.T, c *tcase) {
+		bystander := exec.Command("/bin/sleep", "30")
+		if err := bystander.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { bystander.Process.Kill(); bystander.Wait() }()
+		// A state directory as a supervisor that died would leave it, but
+		// with the bystander's PID and a start time it never had.
+		dir := c.stateDir()
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		record := fmt.Sprintf(`{"name":%q,"supervisor":{"pid":%d,"startTime":1},"pause":{"pid":%d,"startTime":1},"phase":"Running","containers":[]}`,
+			c.pod, bystander.Process.Pid, bystander.Process.Pid)
+		if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(record), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{filepath.Dir(dir), dir, filepath.Join(dir, "state.json")} {
+			c.chown(p)
+		}
+		r := c.run(c.write(c.newPod(sh("main", "echo fresh-run"))), runOpts{})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "fresh-run")
+		if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
+			t.Fatalf("the unrelated process with the recorded PID was signalled: %v", err)
+		}
+		var ws syscall.WaitStatus
+		if pid, _ := syscall.Wait4(bystander.Process.Pid, &ws, syscall.WNOHANG, nil); pid != 0 {
+			t.Fatalf("the unrelated process with the recorded PID died: %v", ws)
+		}
 	})
 }
