@@ -2,7 +2,7 @@
  * The only C in sandbox. It runs as an ELF constructor, before the Go runtime
  * starts any thread, because a multi-threaded process can neither setns(2)
  * into a user namespace (EINVAL) nor, unprivileged, into the namespaces that
- * user namespace owns (EPERM). Two hidden roles are selected by
+ * user namespace owns (EPERM). Hidden roles are selected by
  * _SANDBOX_ROLE; without it the constructor returns at once and the binary
  * behaves normally.
  *
@@ -23,6 +23,9 @@
  *          the sync fd and exits. The child unshares a mount namespace (the
  *          pause's is the host's and is never joined) and returns: the Go
  *          runtime then starts inside the pod and runs the container init.
+ *
+ *   netns  Joins the pause's user and network namespaces only, for the
+ *          hostPort forwarder's dialler (see run_netns).
  *
  *   exec   Joins a running container's namespaces, its mount namespace
  *          included, for `sandbox exec` and lifecycle hooks; the child is
@@ -308,6 +311,39 @@ static void run_exec(void)
 	/* Return: the Go runtime starts inside the container (execin). */
 }
 
+/* ---- netns ------------------------------------------------------------ */
+
+/*
+ * run_netns joins only the pod's user and network namespaces (no mount, PID,
+ * IPC or UTS namespace, no clone: the process stays the supervisor's child)
+ * for the hostPort forwarder (package portfwd): the Go runtime then starts
+ * with every socket it opens inside the pod's network namespace. It keeps
+ * the caller's ids (it only dials) and is non-dumpable before it joins, like
+ * exec. Errors go to the sync fd, the forwarder's control socket.
+ */
+static void run_netns(void)
+{
+	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
+	int pidfd = env_int("_SANDBOX_PIDFD", -1);
+	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
+
+	if (sync_fd < 0 || pidfd < 0 || (nsflags & ~(CLONE_NEWUSER | CLONE_NEWNET)) != 0) {
+		errno = EINVAL;
+		fail(sync_fd, "netns: missing _SANDBOX_SYNC_FD or _SANDBOX_PIDFD, or flags other than user and net");
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(sync_fd, "set non-dumpable");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(sync_fd, "set parent death signal");
+	if (setns(pidfd, nsflags) < 0)
+		fail(sync_fd, "setns into the pod's network namespace");
+	close(pidfd);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	unsetenv("_SANDBOX_PIDFD");
+	unsetenv("_SANDBOX_NSFLAGS");
+	/* Return: the Go runtime starts in the pod's network namespace. */
+}
+
 __attribute__((constructor)) static void sandbox_nsenter(void)
 {
 	const char *role = getenv("_SANDBOX_ROLE");
@@ -320,4 +356,6 @@ __attribute__((constructor)) static void sandbox_nsenter(void)
 		run_join();
 	else if (strcmp(role, "exec") == 0)
 		run_exec();
+	else if (strcmp(role, "netns") == 0)
+		run_netns();
 }

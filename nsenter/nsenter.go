@@ -46,6 +46,10 @@ const (
 	// included; the Go runtime then starts in the joined child, which runs
 	// the exec'd command (package execin).
 	RoleExec = "exec"
+	// RoleNetNS joins only a pause's user and network namespaces; the Go
+	// runtime then runs the hostPort forwarder's dialler (package portfwd)
+	// in the pod's network namespace.
+	RoleNetNS = "netns"
 )
 
 // Role returns the hidden role this process was started in, or "" for a

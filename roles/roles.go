@@ -13,6 +13,7 @@ import (
 	"github.com/podsandbox/sandbox/containerinit"
 	"github.com/podsandbox/sandbox/execin"
 	"github.com/podsandbox/sandbox/nsenter"
+	"github.com/podsandbox/sandbox/portfwd"
 )
 
 func init() {
@@ -21,5 +22,7 @@ func init() {
 		containerinit.Main() // never returns
 	case nsenter.RoleExec:
 		execin.ChildMain() // never returns: sandbox exec, lifecycle hooks
+	case nsenter.RoleNetNS:
+		portfwd.HelperMain() // never returns: the hostPort dialler
 	}
 }

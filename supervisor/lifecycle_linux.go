@@ -59,6 +59,7 @@ func (s *sandbox) killAll() {
 // teardown kills what is left, waits for every process and output stream,
 // and removes the state directory.
 func (s *sandbox) teardown() error {
+	s.closeHostPorts() // network_linux.go
 	s.killAll()
 	if s.pauseDone != nil {
 		<-s.pauseDone

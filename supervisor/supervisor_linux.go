@@ -29,6 +29,7 @@ import (
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/pod"
+	"github.com/podsandbox/sandbox/portfwd"
 )
 
 // Exit codes of the contract documented in the README.
@@ -304,8 +305,9 @@ type sandbox struct {
 	// saveFailed is set after the first failure to save the record.
 	saveFailed bool
 	prefixW    int
-	hooks      hookState // hooks_linux.go
-	vols       volumes   // volumes_linux.go: Memory emptyDir mounts, pod files
+	hooks      hookState          // hooks_linux.go
+	vols       volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
+	ports      *portfwd.Forwarder // network_linux.go: hostPorts
 }
 
 // outcome is how one container ended for good.
@@ -347,7 +349,13 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		return ExitSandboxFailed, err
 	}
 	s.opts.Explain(fmt.Sprintf("state directory %s (locked)", s.state.Dir))
+	if err := s.openHostPorts(); err != nil { // network_linux.go
+		return ExitSandboxFailed, err
+	}
 	if err := s.startPause(); err != nil {
+		return ExitSandboxFailed, err
+	}
+	if err := s.startPortForwarder(); err != nil {
 		return ExitSandboxFailed, err
 	}
 	s.updatePod(func(r *state.Record) {

@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Manifests with ports: the harness's container type plus ports.
+type portSpec struct {
+	ContainerPort int    `json:"containerPort"`
+	HostPort      int    `json:"hostPort,omitempty"`
+	Protocol      string `json:"protocol,omitempty"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+type netContainer struct {
+	container
+	Ports []portSpec `json:"ports,omitempty"`
+}
+
+type netPodSpec struct {
+	Containers                    []netContainer `json:"containers"`
+	RestartPolicy                 string         `json:"restartPolicy,omitempty"`
+	TerminationGracePeriodSeconds *int64         `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+type netPod struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   metadata   `json:"metadata"`
+	Spec       netPodSpec `json:"spec"`
+}
+
+func (c *tcase) writeNetPod(containers ...netContainer) string {
+	c.t.Helper()
+	p := netPod{APIVersion: "v1", Kind: "Pod", Metadata: metadata{Name: c.pod},
+		Spec: netPodSpec{Containers: containers, RestartPolicy: "Never", TerminationGracePeriodSeconds: ptr(int64(2))}}
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.writeFile(fmt.Sprintf("netpod-%d.json", c.n), data)
+}
+
+// freeHostPort returns a port that is free for TCP and UDP on 127.0.0.1 of
+// the host (racy, like any such helper).
+func freeHostPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port on 127.0.0.1")
+	return 0
+}
+
+// portServer answers each TCP line "x" with "tcp x" (and exits on "quit")
+// and each UDP datagram "x" with "udp x", on 127.0.0.1 in the pod.
+const portServer = `
+use IO::Socket::INET; use IO::Select;
+my $t = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ENV{TPORT}, Listen => 5, ReuseAddr => 1) or die "tcp: $!\n";
+my $u = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ENV{UPORT}, Proto => "udp") or die "udp: $!\n";
+my $sel = IO::Select->new($t, $u);
+$| = 1; print "listening\n";
+while (1) {
+	for my $fh ($sel->can_read) {
+		if ($fh == $u) { my $m; my $from = $u->recv($m, 1500); $u->send("udp $m", 0, $from); next }
+		my $c = $t->accept or next;
+		my $l = <$c>; chomp $l;
+		if ($l eq "quit") { print $c "bye\n"; close $c; print "quit\n"; exit 0 }
+		print $c "tcp $l\n"; close $c;
+	}
+}
+`
+
+// tcpAsk sends one line to 127.0.0.1:port and returns the answer line.
+func tcpAsk(port int, line string) (string, error) {
+	c, err := net.DialTimeout("tcp4", "127.0.0.1:"+strconv.Itoa(port), 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write([]byte(line + "\n")); err != nil {
+		return "", err
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(got), err
+}
+
+// udpAsk sends one datagram to 127.0.0.1:port and returns the answer.
+func udpAsk(port int, msg string) (string, error) {
+	c, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	return string(buf[:n]), err
+}
+
+// hostPort TCP and UDP reach a container's 127.0.0.1 from the host's
+// loopback, through the supervisor's listeners and the dialler in the pod's
+// network namespace; nothing listens afterwards.
+func TestHostPortTCPAndUDP(t *testing.T) {
+	forModes(t, "hostport", func(t *testing.T, c *tcase) {
+		tport, uport := freeHostPort(t), freeHostPort(t)
+		c.ports = append(c.ports, tport)
+		srv := netContainer{container: container{Name: "srv", Command: []string{"perl", "-e", portServer},
+			Env: []envVar{{"TPORT", "8080"}, {"UPORT", "5353"}}},
+			Ports: []portSpec{{ContainerPort: 8080, HostPort: tport, HostIP: "127.0.0.1"},
+				{ContainerPort: 5353, HostPort: uport, Protocol: "UDP", HostIP: "127.0.0.1"}}}
+		p := c.start(c.writeNetPod(srv), runOpts{})
+		p.waitOutput("listening", 15*time.Second)
+
+		for i := range 3 {
+			got, err := tcpAsk(tport, "hello"+strconv.Itoa(i))
+			if err != nil || got != "tcp hello"+strconv.Itoa(i) {
+				t.Errorf("TCP through hostPort %d: %q, %v", tport, got, err)
+			}
+		}
+		var got string
+		var err error
+		for range 10 { // UDP may drop; the first datagram also creates the flow
+			if got, err = udpAsk(uport, "ping"); err == nil {
+				break
+			}
+		}
+		if got != "udp ping" {
+			t.Errorf("UDP through hostPort %d: %q, %v", uport, got, err)
+		}
+		if got, err := tcpAsk(tport, "quit"); got != "bye" {
+			t.Errorf("quit: %q %v", got, err)
+		}
+		r := p.wait()
+		c.expectCode(r, 0)
+		if u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: uport}); err != nil {
+			t.Errorf("leak: UDP hostPort %d still bound after the pod: %v", uport, err)
+		} else {
+			u.Close()
+		}
+	})
+}
+
+// A hostPort in use fails the pod before anything starts, naming the port.
+func TestHostPortBusy(t *testing.T) {
+	forModes(t, "portbusy", func(t *testing.T, c *tcase) {
+		busy, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer busy.Close()
+		port := busy.Addr().(*net.TCPAddr).Port
+		free := freeHostPort(t)
+		c.ports = append(c.ports, free)
+		ctr := netContainer{container: sh("main", "echo container-ran"),
+			Ports: []portSpec{{ContainerPort: 80, HostPort: free, HostIP: "127.0.0.1"}, {ContainerPort: 81, HostPort: port, HostIP: "127.0.0.1"}}}
+		r := c.run(c.writeNetPod(ctr), runOpts{})
+		c.expectCode(r, 125)
+		c.expectStderr(r, fmt.Sprintf("hostPort %d/TCP", port), "address already in use")
+		c.expectNoStdout(r, "container-ran")
+	})
+}
+
+// Below net.ipv4.ip_unprivileged_port_start an unprivileged user gets an
+// error naming the sysctl.
+func TestHostPortPrivileged(t *testing.T) {
+	for _, mode := range []string{"rootless-subuid", "rootless-nosubuid"} {
+		onlyMode(t, mode, "portlow", func(t *testing.T, c *tcase) {
+			ctr := netContainer{container: sh("main", "echo container-ran"),
+				Ports: []portSpec{{ContainerPort: 80, HostPort: 80, HostIP: "127.0.0.1"}}}
+			r := c.run(c.writeNetPod(ctr), runOpts{})
+			c.expectCode(r, 125)
+			c.expectStderr(r, "hostPort 80/TCP", "net.ipv4.ip_unprivileged_port_start")
+			c.expectNoStdout(r, "container-ran")
+		})
+	}
+}
+
+// Conflicting mappings are refused by validation.
+func TestHostPortConflict(t *testing.T) {
+	onlyMode(t, "rootless-subuid", "portconf", func(t *testing.T, c *tcase) {
+		port := freeHostPort(t)
+		a := netContainer{container: sh("a", "true"), Ports: []portSpec{{ContainerPort: 80, HostPort: port}}}
+		b := netContainer{container: sh("b", "true"), Ports: []portSpec{{ContainerPort: 81, HostPort: port, HostIP: "127.0.0.1"}}}
+		r := c.run(c.writeNetPod(a, b), runOpts{})
+		c.expectCode(r, 125)
+		c.expectStderr(r, "spec.containers[1].ports[0].hostPort", "conflicts with spec.containers[0].ports[0]")
+	})
+}

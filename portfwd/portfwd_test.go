@@ -1,0 +1,166 @@
+package portfwd
+
+import (
+	"bufio"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podsandbox/sandbox/pod"
+)
+
+// freePort returns a port free on 127.0.0.1 for proto (racy but fine for tests).
+func freePort(t *testing.T, proto string) int {
+	t.Helper()
+	if proto == "udp" {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// localDial stands in for the dialler in the pod: it dials 127.0.0.1.
+func localDial(proto pod.Protocol, port int) (*os.File, error) {
+	return dialInPod(strings.ToLower(string(proto)), port)
+}
+
+var lo = netip.MustParseAddr("127.0.0.1")
+
+func TestTCPForwarding(t *testing.T) {
+	backend, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	go func() {
+		for {
+			c, err := backend.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				c.Write([]byte("echo " + line))
+			}()
+		}
+	}()
+	hp := freePort(t, "tcp")
+	f, err := Listen([]pod.HostPort{{HostIP: lo, HostPort: hp, ContainerPort: backend.Addr().(*net.TCPAddr).Port, Protocol: pod.ProtocolTCP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.startWith(localDial)
+	for i := range 3 {
+		c, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(hp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("hi " + strconv.Itoa(i) + "\n"))
+		got, _ := bufio.NewReader(c).ReadString('\n')
+		if got != "echo hi "+strconv.Itoa(i)+"\n" {
+			t.Errorf("got %q", got)
+		}
+		c.Close()
+	}
+	f.Close()
+	if _, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(hp)); err == nil {
+		t.Error("listener still open after Close")
+	}
+}
+
+func TestUDPForwardingAndIdle(t *testing.T) {
+	backend, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := backend.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			backend.WriteToUDP(append([]byte("echo "), buf[:n]...), from)
+		}
+	}()
+	hp := freePort(t, "udp")
+	f, err := Listen([]pod.HostPort{{HostIP: lo, HostPort: hp, ContainerPort: backend.LocalAddr().(*net.UDPAddr).Port, Protocol: pod.ProtocolUDP}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.UDPIdle = 200 * time.Millisecond
+	f.startWith(localDial)
+	defer f.Close()
+	for _, client := range []string{"a", "b"} {
+		c, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(hp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 100)
+		for range 2 {
+			c.Write([]byte(client))
+			n, err := c.Read(buf)
+			if err != nil || string(buf[:n]) != "echo "+client {
+				t.Fatalf("client %s: %q %v", client, buf[:n], err)
+			}
+		}
+		c.Close()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		f.mu.Lock()
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d flows still open after the idle timeout", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	free := freePort(t, "tcp")
+	_, err = Listen([]pod.HostPort{
+		{HostIP: lo, HostPort: free, ContainerPort: 1, Protocol: pod.ProtocolTCP},
+		{HostIP: lo, HostPort: port, ContainerPort: 1, Protocol: pod.ProtocolTCP},
+	})
+	if err == nil || !strings.Contains(err.Error(), "hostPort "+strconv.Itoa(port)+"/TCP") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("busy port: %v", err)
+	}
+	// The first listener was closed again.
+	if l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(free)); err != nil {
+		t.Errorf("first port still bound after the failure: %v", err)
+	} else {
+		l.Close()
+	}
+	msg := bindError(pod.HostPort{HostPort: 80, Protocol: pod.ProtocolTCP}, netip.AddrPortFrom(lo, 80), &net.OpError{Err: os.NewSyscallError("bind", syscall.EACCES)}).Error()
+	if !strings.Contains(msg, UnprivilegedPortSysctl) || !strings.Contains(msg, "hostPort 80/TCP") {
+		t.Errorf("low port message %q", msg)
+	}
+}
