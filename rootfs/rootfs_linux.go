@@ -40,6 +40,8 @@ type Spec struct {
 	// ReadonlyPaths are bind-mounted read-only onto themselves (recursively) after masking. Paths that do not
 	// exist are skipped. See DefaultReadonlyPaths.
 	ReadonlyPaths []string `json:",omitempty"`
+	// Overlay, when set, is mounted on Root (a directory) before anything else: see overlay_linux.go.
+	Overlay *Overlay `json:",omitempty"`
 }
 
 // Bind is a recursive bind mount of a host path into the container.
@@ -95,6 +97,9 @@ func Setup(spec Spec) error {
 		return fmt.Errorf("rootfs: make / recursively private: %w", err)
 	}
 	explainf("mount(\"\", \"/\", MS_REC|MS_PRIVATE): nothing mounted from now on propagates out of this mount namespace")
+	if err := mountOverlay(&spec); err != nil { // overlay_linux.go: the image layers and the writable layer
+		return err
+	}
 	root, err := bindRoot(&spec)
 	if err != nil {
 		return err
