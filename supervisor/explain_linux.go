@@ -68,9 +68,9 @@ func (s *sandbox) explainCgroup(who, leaf string, pid int) {
 		return
 	}
 	cg := s.cgroups.cg
-	where := fmt.Sprintf("leaf %s of %s", leaf, strings.Join(cg.Dirs(), " "))
 	if cg.Version() == 2 {
-		where = cg.LeafDir("", leaf)
+		s.opts.Explain(fmt.Sprintf("%s: cgroup v2: pid %d written to %s/cgroup.procs", who, pid, cg.LeafDir("", leaf)))
+		return
 	}
-	s.opts.Explain(fmt.Sprintf("%s: cgroup v%d: pid %d written to %s/cgroup.procs", who, cg.Version(), pid, where))
+	s.opts.Explain(fmt.Sprintf("%s: cgroup v1: pid %d written to cgroup.procs of %s/ below each of %s", who, pid, leaf, strings.Join(cg.Dirs(), " ")))
 }
