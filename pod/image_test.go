@@ -86,3 +86,26 @@ func TestEffectivePullPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A stored image brings its own Entrypoint and Cmd: command and args may be
+// absent, and args alone may start with an empty string.
+func TestValidateStoredImageWithoutCommand(t *testing.T) {
+	for _, c := range []Container{
+		{Name: "a", Image: "busybox:1.36"},
+		{Name: "b", Image: "oci:/srv/layout:v1", Args: []string{"", "x"}},
+		{Name: "c", Image: "docker-archive:/srv/x.tar", ImagePullPolicy: "Never"},
+	} {
+		p := &Pod{APIVersion: APIVersion, Kind: Kind, Metadata: ObjectMeta{Name: "p"}, Spec: PodSpec{Containers: []Container{c}}}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+	}
+	p := &Pod{APIVersion: APIVersion, Kind: Kind, Metadata: ObjectMeta{Name: "p"}, Spec: PodSpec{Containers: []Container{{Name: "a", Image: "busybox", ImagePullPolicy: "Sometimes"}}}}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "imagePullPolicy") {
+		t.Errorf("bad pull policy: %v", err)
+	}
+	p.Spec.Containers[0] = Container{Name: "a", Image: "/srv/rootfs"}
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "command: required") {
+		t.Errorf("a dir image without command: %v", err)
+	}
+}

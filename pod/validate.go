@@ -135,7 +135,8 @@ func checkArgv(probs *problems, prefix string, c *Container, imageHasEntrypoint 
 		return
 	}
 	// argv[0] is the program; an empty one can only fail at exec time.
-	if first := firstArgPath(prefix, c); c.Argv()[0] == "" {
+	// With a stored image and no command, args follow the image's Entrypoint.
+	if first := firstArgPath(prefix, c); (len(c.Command) > 0 || !imageHasEntrypoint) && c.Argv()[0] == "" {
 		probs.addf(ErrInvalid, first, "must not be empty: it is the program to run")
 	}
 	for _, list := range []struct {
