@@ -59,9 +59,18 @@ type Store struct {
 	Note func(string)
 }
 
-// DefaultRoot is $XDG_DATA_HOME/sandbox, ~/.local/share/sandbox without it,
+// EnvStore, when set, overrides DefaultRoot (tests, or a store elsewhere).
+const EnvStore = "SANDBOX_IMAGE_STORE"
+
+// DefaultRoot is $SANDBOX_IMAGE_STORE if set, else $XDG_DATA_HOME/sandbox, ~/.local/share/sandbox without it,
 // and /var/lib/sandbox for root.
 func DefaultRoot() (string, error) {
+	if d := os.Getenv(EnvStore); d != "" {
+		if !filepath.IsAbs(d) {
+			return "", fmt.Errorf("$%s=%q: not an absolute path", EnvStore, d)
+		}
+		return d, nil
+	}
 	if os.Geteuid() == 0 {
 		return "/var/lib/sandbox", nil
 	}

@@ -40,21 +40,8 @@ func mountOverlay(spec *Spec) error {
 	if len(o.Lower) == 0 {
 		return fmt.Errorf("%w: Overlay.Lower is empty", ErrInvalidSpec)
 	}
-	lower := make([]string, 0, len(o.Lower))
-	for _, l := range slices.Backward(o.Lower) { // overlayfs lists the top layer first
-		lower = append(lower, escapeOverlayPath(l))
-	}
-	params := []fsParam{{"lowerdir", strings.Join(lower, ":")}, {"upperdir", escapeOverlayPath(o.Upper)}, {"workdir", escapeOverlayPath(o.Work)}}
-	if inUserNamespace() {
-		// trusted.* xattrs need CAP_SYS_ADMIN in the initial user namespace.
-		params = append(params, fsParam{"userxattr", ""})
-	}
-	fd, err := newFS("overlay", 0, params...)
+	err := mountOverlayFS(o, spec.Root)
 	if err == nil {
-		defer unix.Close(fd)
-		if err := attachOnDir(fd, spec.Root); err != nil {
-			return fmt.Errorf("rootfs: mount overlay on %s: %w", spec.Root, err)
-		}
 		return nil
 	}
 	if o.NoCopyFallback {
@@ -66,6 +53,41 @@ func mountOverlay(spec *Spec) error {
 	overlayWarn(fmt.Sprintf("overlayfs is not allowed here (%v): the image layers are copied into the pod's state instead", err))
 	if err := copyLayers(o.Lower, spec.Root); err != nil {
 		return fmt.Errorf("rootfs: copy the image layers into %s: %w", spec.Root, err)
+	}
+	return nil
+}
+
+// mountOverlayFS mounts the overlay on root. fsconfig takes one lower directory per "lowerdir+" parameter
+// (Linux 6.8+; a single fsconfig string is at most 256 bytes, too short for a list of store paths); older
+// kernels get the classic mount(2) with the whole option string (up to a page).
+func mountOverlayFS(o *Overlay, root string) error {
+	userxattr := inUserNamespace() // trusted.* xattrs need CAP_SYS_ADMIN in the initial user namespace
+	params := []fsParam{}
+	for _, l := range slices.Backward(o.Lower) { // overlayfs lists the top layer first
+		params = append(params, fsParam{"lowerdir+", l})
+	}
+	params = append(params, fsParam{"upperdir", o.Upper}, fsParam{"workdir", o.Work})
+	if userxattr {
+		params = append(params, fsParam{"userxattr", ""})
+	}
+	fd, err := newFS("overlay", 0, params...)
+	if err == nil {
+		defer unix.Close(fd)
+		if err := attachOnDir(fd, root); err != nil {
+			return fmt.Errorf("move_mount overlay on %s: %w", root, err)
+		}
+		return nil
+	}
+	lower := make([]string, 0, len(o.Lower))
+	for _, l := range slices.Backward(o.Lower) {
+		lower = append(lower, escapeOverlayPath(l))
+	}
+	opts := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + escapeOverlayPath(o.Upper) + ",workdir=" + escapeOverlayPath(o.Work)
+	if userxattr {
+		opts += ",userxattr"
+	}
+	if merr := unix.Mount("overlay", root, "overlay", 0, opts); merr != nil {
+		return fmt.Errorf("%v; mount(2): %w", err, merr)
 	}
 	return nil
 }

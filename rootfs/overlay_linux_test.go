@@ -3,6 +3,7 @@ package rootfs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -12,8 +13,12 @@ import (
 // deletes "gone" with a whiteout and makes "d" opaque.
 func layersFixture(t *testing.T) (lower []string, base string) {
 	t.Helper()
-	base = t.TempDir()
-	os.Chmod(base, 0o755)
+	// Long paths, as a store under a home directory has: more than a single 256-byte fsconfig string holds.
+	base = filepath.Join(t.TempDir(), strings.Repeat("long-directory-name-", 8))
+	if err := os.Mkdir(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(base), 0o755)
 	l1, l2 := filepath.Join(base, "l1"), filepath.Join(base, "l2")
 	for _, d := range []string{l1 + "/d", l2 + "/d", l1 + "/bin"} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -29,6 +29,11 @@ func (s *sandbox) containerConfig(c *pod.Container, setup *containerinit.PodSetu
 		Pod:        setup,
 		Security:   initSecurity(sec),
 	}
+	if im := s.plan.images[c.Name]; im != nil { // image_linux.go
+		if err := applyImageConfig(&cfg, c, sec, im); err != nil {
+			return nil, fmt.Errorf("container %q: %w", c.Name, err)
+		}
+	}
 	data, err := json.Marshal(&cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode container config: %w", err)
@@ -90,7 +95,11 @@ func containerEnv(c *pod.Container, hostname string, uid int64) []string {
 // read-only paths unless it is privileged.
 func (s *sandbox) rootfsSpec(c *pod.Container, sec pod.Security) (rootfs.Spec, error) {
 	spec := rootfs.Spec{Root: s.plan.roots[c.Name], ShmDir: s.state.Path("shm"), ReadOnly: sec.ReadOnlyRootfs}
-	if spec.Root == "" {
+	if im := s.plan.images[c.Name]; im != nil {
+		if err := s.imageRootfs(c, im, &spec); err != nil { // image_linux.go: overlay of the layers
+			return spec, err
+		}
+	} else if spec.Root == "" {
 		spec.Scratch = s.state.Path("containers", c.Name)
 		if err := os.MkdirAll(spec.Scratch, 0o700); err != nil {
 			return spec, fmt.Errorf("create %s: %w", spec.Scratch, err)

@@ -141,6 +141,7 @@ type plan struct {
 	cgroups   *cgroupPlan // cgroups_linux.go
 	// hostNetwork: no network namespace; the pod uses the host's.
 	hostNetwork bool
+	images      map[string]*imagePlan // container name -> stored image (image_linux.go)
 }
 
 // prepare checks everything on the host side that validation of the
@@ -154,7 +155,10 @@ func prepare(p *pod.Pod, o *Options) (*plan, error) {
 			return nil, fmt.Errorf("container %q: image: %w", c.Name, err)
 		}
 		if img.IsStored() {
-			return nil, fmt.Errorf("container %q: image %s: %w: running images from a store is not supported yet", c.Name, img, pod.ErrImageNotSupported)
+			if err := pl.planImage(&c, img, o); err != nil { // image_linux.go: pull per imagePullPolicy
+				return nil, fmt.Errorf("container %q: image %w", c.Name, err)
+			}
+			continue
 		}
 		if img.Kind == pod.ImageDir {
 			st, err := os.Stat(img.Path)

@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podsandbox/sandbox/image/imagetest"
+)
+
+// imagePod is a pod manifest with image fields the shared harness types do
+// not carry (imagePullPolicy, a command-less container, securityContext).
+func (c *tcase) imagePod(containers ...map[string]any) string {
+	c.t.Helper()
+	m := map[string]any{
+		"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": c.pod},
+		"spec": map[string]any{"restartPolicy": "Never", "terminationGracePeriodSeconds": 2, "containers": containers},
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.writeFile("image-pod.json", data)
+}
+
+// readable makes the tree readable by the mode's uid.
+func (c *tcase) readable(root string) {
+	c.t.Helper()
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			return os.Chmod(p, 0o755)
+		}
+		return os.Chmod(p, 0o644)
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// storeEnv gives the case its own image store, owned by the mode's uid.
+func (c *tcase) storeEnv() (string, []string) {
+	c.t.Helper()
+	store := filepath.Join(c.dir, "store")
+	if err := os.Mkdir(store, 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	c.chown(store)
+	return store, []string{"SANDBOX_IMAGE_STORE=" + store}
+}
+
+// A pod from an OCI layout of a busybox image built at test time: the image
+// config applies (Entrypoint, Cmd, Env, WorkingDir), whiteouts and opaque
+// directories of the upper layer hide the lower layer's files, each
+// container writes into its own upper directory in the pod's state, never
+// into the shared layer cache, and does not see the other's writes.
+func TestImagePodFromOCILayout(t *testing.T) {
+	forModes(t, "img-oci", func(t *testing.T, c *tcase) {
+		layout := filepath.Join(c.dir, "layout")
+		imagetest.WriteLayout(t, layout, imagetest.Busybox(t), "v1")
+		c.readable(layout)
+		store, env := c.storeEnv()
+		ref := "oci:" + layout + ":v1"
+		a := map[string]any{"name": "a", "image": ref, "args": []string{`
+echo "a-env=$IMAGE_VAR pwd=$(pwd)"; cat /etc/motd
+test ! -e /etc/gone && echo gone-hidden; echo "opaque=$(ls /opaque | tr '\n' ' ')"
+echo from-a > /a-file && touch /dev/shm/a-wrote
+exec sleep 1000`}}
+		b := map[string]any{"name": "b", "image": ref, "command": []string{"/bin/sh", "-c", `
+while [ ! -e /dev/shm/a-wrote ]; do sleep 0.1; done
+if [ -e /a-file ]; then echo b-sees-a; else echo b-isolated; fi
+echo from-b > /b-file; echo b-done`}}
+		cmd := map[string]any{"name": "cmd", "image": ref} // Entrypoint + Cmd of the image
+		p := c.start(c.imagePod(a, b, cmd), runOpts{env: env})
+		p.waitOutput("b-done", 30*time.Second)
+		// While the pod runs: the writes are in each container's upper dir.
+		var state string
+		for _, d := range c.stateDirs(c.pod) {
+			if _, err := os.Stat(d); err == nil {
+				state = d
+			}
+		}
+		if state == "" {
+			t.Fatalf("no state dir among %v", c.stateDirs(c.pod))
+		}
+		for file, ctr := range map[string]string{"a-file": "a", "b-file": "b"} {
+			if data, err := os.ReadFile(filepath.Join(state, "containers", ctr, "upper", file)); err != nil || !strings.HasPrefix(string(data), "from-"+ctr) {
+				t.Errorf("%s of container %s is not in its upper dir: %q %v", file, ctr, data, err)
+			}
+		}
+		p.signal(syscall.SIGTERM)
+		r := p.wait()
+		if testing.Verbose() {
+			t.Log(r)
+		}
+		c.expectCode(r, 143)
+		c.expectStdout(r, "a-env=from-image pwd=/data", "hello from the image", "gone-hidden", "opaque=new \n", "b-isolated", "image-cmd")
+		c.expectNoStdout(r, "b-sees-a", "old")
+		c.expectIn(r, "stderr", r.stderr, false, []string{"overlayfs is not allowed"})
+		layers, _ := filepath.Glob(filepath.Join(store, "layers", "*"))
+		if len(layers) != 2 {
+			t.Errorf("%d layers in the store, want 2", len(layers))
+		}
+		for _, l := range layers {
+			for _, f := range []string{"a-file", "b-file"} {
+				if _, err := os.Lstat(filepath.Join(l, f)); err == nil {
+					t.Errorf("%s landed in the layer cache %s", f, l)
+				}
+			}
+		}
+	})
+}
+
+// A pod from a docker-archive (docker save output) with
+// readOnlyRootFilesystem: the root cannot be written, /tmp can.
+func TestImagePodFromDockerArchive(t *testing.T) {
+	forModes(t, "img-docker", func(t *testing.T, c *tcase) {
+		archive := filepath.Join(c.dir, "busybox.tar")
+		imagetest.WriteDockerArchive(t, archive, imagetest.Busybox(t), "example.com/busybox:1")
+		c.readable(archive)
+		_, env := c.storeEnv()
+		ctr := map[string]any{"name": "ro", "image": "docker-archive:" + archive,
+			"securityContext": map[string]any{"readOnlyRootFilesystem": true},
+			"command":         []string{"/bin/sh", "-c", `if echo x > /x 2>/dev/null; then echo root-writable; else echo root-readonly; fi; echo t > /tmp/t && echo tmp-writable; id -u`}}
+		r := c.run(c.imagePod(ctr), runOpts{env: env})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "root-readonly", "tmp-writable")
+		c.expectNoStdout(r, "root-writable")
+	})
+}

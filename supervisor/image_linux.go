@@ -1,0 +1,199 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/image"
+	"github.com/podsandbox/sandbox/pod"
+	"github.com/podsandbox/sandbox/rootfs"
+)
+
+// imagePlan is a container's stored image: pulled per its imagePullPolicy by
+// prepare and held in use (rmi refuses it) for as long as the plan lives.
+type imagePlan struct {
+	rec    image.Record
+	layers []string
+	inUse  io.Closer
+}
+
+// planImage brings container c's image into the store and records it.
+func (pl *plan) planImage(c *pod.Container, img pod.Image, o *Options) error {
+	root, err := image.DefaultRoot()
+	if err != nil {
+		return err
+	}
+	st, err := image.Open(root)
+	if err != nil {
+		return err
+	}
+	st.Note = o.Warn
+	rec, err := st.Pull(context.Background(), img, image.PullOptions{Policy: c.EffectivePullPolicy(), Progress: o.Event})
+	if err != nil {
+		return err
+	}
+	use, err := st.Use(rec)
+	if err != nil {
+		return err
+	}
+	if pl.images == nil {
+		pl.images = map[string]*imagePlan{}
+	}
+	pl.images[c.Name] = &imagePlan{rec: rec, layers: st.LayerDirs(rec), inUse: use}
+	return nil
+}
+
+// imageRootfs makes the container's root an overlay of the image layers
+// with its writable layer in the pod's state: containers/NAME/{rootfs,upper,work}.
+func (s *sandbox) imageRootfs(c *pod.Container, im *imagePlan, spec *rootfs.Spec) error {
+	dir := s.state.Path("containers", c.Name)
+	o := &rootfs.Overlay{Lower: im.layers, Upper: path.Join(dir, "upper"), Work: path.Join(dir, "work")}
+	spec.Root = path.Join(dir, "rootfs")
+	for _, d := range []string{dir, spec.Root, o.Upper, o.Work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	// The upper directory's root is the container's "/": world-traversable like any root.
+	if err := os.Chmod(o.Upper, 0o755); err != nil {
+		return err
+	}
+	spec.Overlay = o
+	return nil
+}
+
+// applyImageConfig applies the image config the Kubernetes way: command
+// replaces the Entrypoint, args replace Cmd; the image's Env comes first and
+// the manifest's env wins; WorkingDir and User unless the manifest sets them.
+func applyImageConfig(cfg *containerinit.Config, c *pod.Container, sec pod.Security, im *imagePlan) error {
+	ic := im.rec.Config
+	switch {
+	case len(c.Command) > 0:
+		cfg.Argv = c.Argv()
+	case len(c.Args) > 0:
+		cfg.Argv = append(slices.Clone(ic.Entrypoint), c.Args...)
+	default:
+		cfg.Argv = append(slices.Clone(ic.Entrypoint), ic.Cmd...)
+	}
+	if len(cfg.Argv) == 0 {
+		return fmt.Errorf("the image has no Entrypoint or Cmd: set command in the manifest")
+	}
+	manifestSet := map[string]bool{}
+	for _, e := range c.Env {
+		manifestSet[e.Name] = true
+	}
+	imageSet := map[string]bool{}
+	env := slices.Clone(ic.Env)
+	for _, kv := range ic.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		imageSet[name] = true
+	}
+	var user *passwdEntry
+	if !sec.UIDSet && ic.User != "" {
+		u, err := resolveImageUser(im.layers, ic.User)
+		if err != nil {
+			return fmt.Errorf("image user %q: %w", ic.User, err)
+		}
+		user = u
+		cfg.Security.UID, cfg.Security.GID = u.uid, u.gid
+	}
+	for _, kv := range cfg.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !manifestSet[name] && name != "HOSTNAME" {
+			if imageSet[name] {
+				continue // a default (PATH, HOME) the image sets itself
+			}
+			if name == "HOME" && user != nil && user.home != "" {
+				kv = "HOME=" + user.home
+			}
+		}
+		if i := slices.IndexFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") }); i >= 0 {
+			env[i] = kv
+		} else {
+			env = append(env, kv)
+		}
+	}
+	cfg.Env = env
+	if c.WorkingDir == "" && ic.WorkingDir != "" {
+		cfg.WorkingDir = path.Clean("/" + ic.WorkingDir)
+	}
+	return nil
+}
+
+type passwdEntry struct {
+	uid, gid uint32
+	home     string
+}
+
+// resolveImageUser resolves USER ("name", "uid", "name:group", "uid:gid")
+// in the image's /etc/passwd and /etc/group, read from the topmost layer that
+// has them, inside that layer (a symlink cannot reach out of it).
+func resolveImageUser(layers []string, spec string) (*passwdEntry, error) {
+	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	e := &passwdEntry{}
+	if n, err := strconv.ParseUint(userPart, 10, 32); err == nil {
+		e.uid = uint32(n)
+		if f := lookupDB(layers, "etc/passwd", func(f []string) bool { return len(f) >= 6 && f[2] == userPart }); f != nil {
+			g, _ := strconv.ParseUint(f[3], 10, 32)
+			e.gid, e.home = uint32(g), f[5]
+		}
+	} else {
+		f := lookupDB(layers, "etc/passwd", func(f []string) bool { return len(f) >= 6 && f[0] == userPart })
+		if f == nil {
+			return nil, fmt.Errorf("no user %q in the image's /etc/passwd", userPart)
+		}
+		u, err1 := strconv.ParseUint(f[2], 10, 32)
+		g, err2 := strconv.ParseUint(f[3], 10, 32)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad /etc/passwd entry for %q", userPart)
+		}
+		e.uid, e.gid, e.home = uint32(u), uint32(g), f[5]
+	}
+	if hasGroup {
+		if n, err := strconv.ParseUint(groupPart, 10, 32); err == nil {
+			e.gid = uint32(n)
+		} else {
+			f := lookupDB(layers, "etc/group", func(f []string) bool { return len(f) >= 3 && f[0] == groupPart })
+			if f == nil {
+				return nil, fmt.Errorf("no group %q in the image's /etc/group", groupPart)
+			}
+			g, err := strconv.ParseUint(f[2], 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("bad /etc/group entry for %q", groupPart)
+			}
+			e.gid = uint32(g)
+		}
+	}
+	return e, nil
+}
+
+func lookupDB(layers []string, file string, match func([]string) bool) []string {
+	for _, l := range slices.Backward(layers) {
+		r, err := os.OpenRoot(l)
+		if err != nil {
+			continue
+		}
+		f, err := r.Open(file)
+		r.Close()
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if fields := strings.Split(sc.Text(), ":"); match(fields) {
+				return fields
+			}
+		}
+		return nil
+	}
+	return nil
+}
