@@ -2,12 +2,19 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/podsandbox/sandbox/image/imagetest"
 )
@@ -132,5 +139,60 @@ func TestImagePodFromDockerArchive(t *testing.T) {
 		c.expectCode(r, 0)
 		c.expectStdout(r, "root-readonly", "tmp-writable")
 		c.expectNoStdout(r, "root-writable")
+	})
+}
+
+// An in-process registry on 127.0.0.1 (plain HTTP is allowed for loopback):
+// `sandbox pull`, `images` (table and JSON), a pod by reference with
+// imagePullPolicy Never, `rmi` (refused while a pod uses the image), and
+// Never failing once the image is gone.
+func TestImagePullFromLoopbackRegistry(t *testing.T) {
+	img := imagetest.Busybox(t)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/e2e/busybox:1"
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	forModes(t, "img-reg", func(t *testing.T, c *tcase) {
+		_, env := c.storeEnv()
+		r := c.startArgs([]string{"pull", ref}, runOpts{env: env}).wait()
+		c.expectCode(r, 0)
+		c.expectStdout(r, ref+": ", "2 layers")
+		r = c.startArgs([]string{"images"}, runOpts{env: env}).wait()
+		c.expectCode(r, 0)
+		c.expectStdout(r, "NAME", ref)
+		r = c.startArgs([]string{"images", "--format", "json"}, runOpts{env: env}).wait()
+		var recs []struct {
+			Names  []string `json:"names"`
+			Layers []string `json:"layers"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 1 || recs[0].Names[0] != ref {
+			t.Errorf("images --format json: %v %+v\n%s", err, recs, r)
+		}
+		ctr := map[string]any{"name": "app", "image": ref, "imagePullPolicy": "Never",
+			"command": []string{"/bin/sh", "-c", "cat /etc/motd; touch /dev/shm/up; exec sleep 1000"}}
+		manifest := c.imagePod(ctr)
+		p := c.start(manifest, runOpts{env: env})
+		p.waitOutput("hello from the image", 30*time.Second)
+		r = c.startArgs([]string{"rmi", ref}, runOpts{env: env}).wait()
+		c.expectCode(r, 125)
+		c.expectStderr(r, "in use by a running pod")
+		p.signal(syscall.SIGTERM)
+		c.expectCode(p.wait(), 143)
+		r = c.startArgs([]string{"rmi", ref}, runOpts{env: env}).wait()
+		c.expectCode(r, 0)
+		c.expectStdout(r, "removed "+ref)
+		r = c.run(manifest, runOpts{env: env})
+		c.expectCode(r, 125)
+		c.expectStderr(r, "imagePullPolicy is Never")
+		r = c.startArgs([]string{"image", "prune"}, runOpts{env: env}).wait()
+		c.expectCode(r, 0)
+		c.expectStdout(r, "removed 0 images, 0 layers")
 	})
 }

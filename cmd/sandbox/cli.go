@@ -48,6 +48,7 @@ func runCLI(args []string) int {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "print lifecycle events (container started, exited, restarting)")
 	root.AddCommand(newRunCommand(&g))
 	addLifecycleCommands(root, &g) // completion.go: ps, exec, logs, stop, rm, inspect, gc
+	addImageCommands(root, &g)     // image.go: pull, images, rmi, image prune
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
