@@ -134,10 +134,19 @@ func TestImagePodFromDockerArchive(t *testing.T) {
 		_, env := c.storeEnv()
 		ctr := map[string]any{"name": "ro", "image": "docker-archive:" + archive,
 			"securityContext": map[string]any{"readOnlyRootFilesystem": true},
-			"command":         []string{"/bin/sh", "-c", `if echo x > /x 2>/dev/null; then echo root-writable; else echo root-readonly; fi; echo t > /tmp/t && echo tmp-writable; id -u`}}
+			"command":         []string{"/bin/sh", "-c", `if echo x > /x 2>/dev/null; then echo root-writable; else echo root-readonly; fi; echo t > /tmp/t && echo tmp-writable; stat -c owner=%u:%g /home/app/.profile`}}
 		r := c.run(c.imagePod(ctr), runOpts{env: env})
 		c.expectCode(r, 0)
 		c.expectStdout(r, "root-readonly", "tmp-writable")
+		// Owners are kept by root, and rootless with a subordinate range
+		// (unpacked in a user namespace with the pod's mapping); without
+		// one, everything is container root's, said once.
+		if c.m.name == "rootless-nosubuid" {
+			c.expectStdout(r, "owner=0:0")
+			c.expectStderr(r, "belong to container root instead of their owner")
+		} else {
+			c.expectStdout(r, "owner=1000:1000")
+		}
 		c.expectNoStdout(r, "root-writable")
 	})
 }

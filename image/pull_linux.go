@@ -407,7 +407,11 @@ func (s *Store) importImage(ctx context.Context, img v1.Image, o PullOptions) (R
 		s.Note(fmt.Sprintf("%d device nodes in the image were skipped (an unprivileged container cannot use them): %s", len(notes.devices), strings.Join(notes.devices[:min(3, len(notes.devices))], ", ")))
 	}
 	if notes.ownersLost > 0 {
-		s.Note(fmt.Sprintf("%d files of the image belong to container root instead of their owner: unpacking without root cannot keep owners", notes.ownersLost))
+		why := "unpacking without root and without a subordinate id range cannot keep owners"
+		if s.helper != nil || os.Geteuid() == 0 {
+			why = "their ids are beyond the mapped range"
+		}
+		s.Note(fmt.Sprintf("%d files of the image belong to container root instead of their owner: %s", notes.ownersLost, why))
 	}
 	return rec, nil
 }
@@ -439,7 +443,7 @@ func (s *Store) ensureLayer(l v1.Layer, diffID string, o PullOptions) (unpackSta
 	ok = false
 	defer func() {
 		if !ok {
-			removeTree(tmp)
+			s.removeLayerTree(tmp)
 		}
 	}()
 	start := time.Now()
@@ -450,7 +454,12 @@ func (s *Store) ensureLayer(l v1.Layer, diffID string, o PullOptions) (unpackSta
 	defer rc.Close()
 	h := sha256.New()
 	cr := &countingReader{r: io.TeeReader(rc, h)}
-	st, err := unpackLayer(cr, tmp, unpackOptions{keepOwners: os.Geteuid() == 0})
+	var st unpackStats
+	if s.helper != nil {
+		st, err = s.helper.unpack(cr, tmp)
+	} else {
+		st, err = unpackLayer(cr, tmp, unpackOptions{keepOwners: os.Geteuid() == 0})
+	}
 	if err != nil {
 		return st, err
 	}

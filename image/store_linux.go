@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,6 +58,19 @@ type Store struct {
 	// Note receives one-time remarks for the user (owners not kept, device
 	// nodes skipped).
 	Note func(string)
+	// helper unpacks and removes layers in a user namespace (EnableHelper).
+	helper *helper
+}
+
+// removeLayerTree removes a layer or staging directory, through the helper
+// when its files may belong to subordinate ids.
+func (s *Store) removeLayerTree(dir string) error {
+	if s.helper != nil {
+		if err := s.helper.run(nil, io.Discard, "remove", dir); err == nil {
+			return nil
+		}
+	}
+	return removeTree(dir)
 }
 
 // EnvStore, when set, overrides DefaultRoot (tests, or a store elsewhere).
@@ -347,7 +361,7 @@ func (s *Store) gcLocked() (int, error) {
 		if used[e.Name()] {
 			continue
 		}
-		if err := removeTree(s.path("layers", e.Name())); err != nil {
+		if err := s.removeLayerTree(s.path("layers", e.Name())); err != nil {
 			return n, err
 		}
 		os.Remove(s.path("locks", e.Name()))
@@ -355,7 +369,7 @@ func (s *Store) gcLocked() (int, error) {
 	}
 	tmp, _ := os.ReadDir(s.path("tmp"))
 	for _, e := range tmp {
-		removeTree(s.path("tmp", e.Name()))
+		s.removeLayerTree(s.path("tmp", e.Name()))
 	}
 	return n, nil
 }

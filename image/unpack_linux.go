@@ -201,7 +201,9 @@ func unpackEntry(root *os.Root, r io.Reader, hdr *tar.Header, name string, o unp
 		return nil // pax/gnu metadata entries are consumed by archive/tar
 	}
 	if o.keepOwners {
-		if err := root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+		if err := root.Lchown(name, hdr.Uid, hdr.Gid); errors.Is(err, unix.EINVAL) {
+			st.ownersLost++ // an id outside the user namespace's mapping: it stays container root's
+		} else if err != nil {
 			return err
 		}
 	} else if hdr.Uid != 0 || hdr.Gid != 0 {

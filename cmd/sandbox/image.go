@@ -22,6 +22,17 @@ func addImageCommands(root *cobra.Command, g *globalFlags) {
 	img := &cobra.Command{Use: "image", Short: "Manage the image store (pull, ls, rm, prune)"}
 	img.AddCommand(newPullCommand(g), newImagesCommand("ls"), newRmiCommand(g, "rm"), newPruneCommand(g))
 	root.AddCommand(newPullCommand(g), newImagesCommand("images"), newRmiCommand(g, "rmi"), img)
+	root.AddCommand(&cobra.Command{
+		Use:                image.HelperCommand,
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := image.RunHelper(args); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			return nil
+		},
+	})
 }
 
 func openStore(g *globalFlags) (*image.Store, error) {
@@ -34,6 +45,9 @@ func openStore(g *globalFlags) (*image.Store, error) {
 		return nil, sandboxErr("%v", err)
 	}
 	s.Note = func(msg string) { logger(g).Warn(msg) }
+	if exe, err := os.Executable(); err == nil {
+		s.EnableHelper(exe) // rootless with a subordinate range: unpack keeping owners
+	}
 	return s, nil
 }
 

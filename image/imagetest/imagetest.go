@@ -87,6 +87,7 @@ func Busybox(t testing.TB) v1.Image {
 		{Name: "root/", Type: tar.TypeDir, Mode: 0o700},
 		{Name: "data/", Type: tar.TypeDir},
 		{Name: "home/app/", Type: tar.TypeDir, UID: 1000, GID: 1000},
+		{Name: "home/app/.profile", Body: "export APP=1\n", UID: 1000, GID: 1000},
 		{Name: "bin/busybox", Body: string(bb), Mode: 0o755},
 		{Name: "etc/passwd", Body: "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"},
 		{Name: "etc/group", Body: "root:x:0:\napp:x:1000:\n"},
