@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"io"
 	"log"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/podsandbox/sandbox/image/imagetest"
@@ -203,5 +205,76 @@ func TestImagePullFromLoopbackRegistry(t *testing.T) {
 		r = c.startArgs([]string{"image", "prune"}, runOpts{env: env}).wait()
 		c.expectCode(r, 0)
 		c.expectStdout(r, "removed 0 images, 0 layers")
+	})
+}
+
+// An oci-archive whose image config names a USER from its /etc/passwd: the
+// container runs as that user (unless the manifest sets runAsUser), with its
+// HOME. Without a subordinate range only container root exists, so the mode
+// has no uid 1000 to run as and the start fails, naming the uid.
+func TestImagePodFromOCIArchiveWithUser(t *testing.T) {
+	forModes(t, "img-user", func(t *testing.T, c *tcase) {
+		img := imagetest.Busybox(t)
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.Config.User = "app"
+		img, err = mutate.ConfigFile(img, cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		archive := filepath.Join(c.dir, "busybox-oci.tar")
+		imagetest.WriteOCIArchive(t, archive, img, "v1")
+		c.readable(archive)
+		_, env := c.storeEnv()
+		ctr := map[string]any{"name": "user", "image": "oci-archive:" + archive + ":v1",
+			"command": []string{"/bin/sh", "-c", `echo "uid=$(id -u) gid=$(id -g) home=$HOME"; cat $HOME/.profile`}}
+		r := c.run(c.imagePod(ctr), runOpts{env: env})
+		if c.m.name == "rootless-nosubuid" {
+			if r.code == 0 {
+				t.Errorf("uid 1000 is not mapped without a subordinate range, yet the container ran\n%s", r)
+			}
+			c.expectStderr(r, "1000 mapped in the pod's user namespace")
+			return
+		}
+		c.expectCode(r, 0)
+		c.expectStdout(r, "uid=1000 gid=1000 home=/home/app", "export APP=1")
+	})
+}
+
+// A layout whose layer tries to write outside its root through a symlink is
+// refused naming the entry, as the unprivileged user too; the canary next to
+// the store stays as it was and no layer is cached.
+func TestImageMaliciousLayerRefused(t *testing.T) {
+	forModes(t, "img-evil", func(t *testing.T, c *tcase) {
+		store, env := c.storeEnv()
+		canary := filepath.Join(c.dir, "canary")
+		if err := os.WriteFile(canary, []byte("original"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		evil := imagetest.Layer(t,
+			imagetest.Entry{Name: "up", Type: tar.TypeSymlink, Link: "../../../.."},
+			imagetest.Entry{Name: "up/canary", Body: "pwned"},
+		)
+		img, err := mutate.AppendLayers(imagetest.Busybox(t), evil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layout := filepath.Join(c.dir, "evil")
+		imagetest.WriteLayout(t, layout, img, "v1")
+		c.readable(layout)
+		r := c.startArgs([]string{"pull", "oci:" + layout + ":v1"}, runOpts{env: env}).wait()
+		c.expectCode(r, 125)
+		c.expectStderr(r, `unsafe layer entry "up/canary"`)
+		if data, _ := os.ReadFile(canary); string(data) != "original" {
+			t.Errorf("canary: %q", data)
+		}
+		imgs, _ := filepath.Glob(filepath.Join(store, "images", "*.json"))
+		tmp, _ := filepath.Glob(filepath.Join(store, "tmp", "*"))
+		if len(imgs) != 0 || len(tmp) != 0 {
+			t.Errorf("left in the store: images %v, staging %v", imgs, tmp)
+		}
 	})
 }
