@@ -210,7 +210,8 @@ func TestImagePullFromLoopbackRegistry(t *testing.T) {
 
 // An oci-archive whose image config names a USER from its /etc/passwd: the
 // container runs as that user (unless the manifest sets runAsUser), with its
-// HOME. Without a subordinate range only container root exists, so the mode
+// HOME; what it writes as that uid (files of a subordinate id in its upper
+// directory) is removed with the pod (the leak check). Without a subordinate range only container root exists, so the mode
 // has no uid 1000 to run as and the start fails, naming the uid.
 func TestImagePodFromOCIArchiveWithUser(t *testing.T) {
 	forModes(t, "img-user", func(t *testing.T, c *tcase) {
@@ -230,7 +231,7 @@ func TestImagePodFromOCIArchiveWithUser(t *testing.T) {
 		c.readable(archive)
 		_, env := c.storeEnv()
 		ctr := map[string]any{"name": "user", "image": "oci-archive:" + archive + ":v1",
-			"command": []string{"/bin/sh", "-c", `echo "uid=$(id -u) gid=$(id -g) home=$HOME"; cat $HOME/.profile`}}
+			"command": []string{"/bin/sh", "-c", `echo "uid=$(id -u) gid=$(id -g) home=$HOME"; cat $HOME/.profile; mkdir $HOME/d && echo x > $HOME/d/f && echo > $HOME/new`}}
 		r := c.run(c.imagePod(ctr), runOpts{env: env})
 		if c.m.name == "rootless-nosubuid" {
 			if r.code == 0 {

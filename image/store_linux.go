@@ -62,6 +62,10 @@ type Store struct {
 	helper *helper
 }
 
+// RemoveTree removes a directory tree whose files may belong to subordinate
+// ids (a container's upper directory), through the helper when enabled.
+func (s *Store) RemoveTree(dir string) error { return s.removeLayerTree(dir) }
+
 // removeLayerTree removes a layer or staging directory, through the helper
 // when its files may belong to subordinate ids.
 func (s *Store) removeLayerTree(dir string) error {

@@ -23,6 +23,19 @@ type imagePlan struct {
 	rec    image.Record
 	layers []string
 	inUse  io.Closer
+	store  *image.Store
+}
+
+// removeImageUppers removes the containers' writable layers once every
+// container is dead: files a container created as a non-root uid belong to
+// subordinate ids, which only the store's user-namespace helper can remove.
+func (s *sandbox) removeImageUppers() {
+	for name, im := range s.plan.images {
+		dir := s.state.Path("containers", name)
+		if err := im.store.RemoveTree(dir); err != nil {
+			s.opts.Warn(fmt.Sprintf("remove the writable layer of container %q: %v", name, err))
+		}
+	}
 }
 
 // planImage brings container c's image into the store and records it.
@@ -50,7 +63,7 @@ func (pl *plan) planImage(c *pod.Container, img pod.Image, o *Options) error {
 	if pl.images == nil {
 		pl.images = map[string]*imagePlan{}
 	}
-	pl.images[c.Name] = &imagePlan{rec: rec, layers: st.LayerDirs(rec), inUse: use}
+	pl.images[c.Name] = &imagePlan{rec: rec, layers: st.LayerDirs(rec), inUse: use, store: st}
 	return nil
 }
 

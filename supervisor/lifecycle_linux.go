@@ -78,6 +78,7 @@ func (s *sandbox) teardown() error {
 	if err := s.removeCgroups(); err != nil {
 		s.opts.Warn(err.Error())
 	}
+	s.removeImageUppers() // image_linux.go: upper dirs may hold subordinate ids' files
 	if s.opts.KeepState {
 		s.state.Release()
 		return nil
