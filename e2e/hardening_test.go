@@ -1,0 +1,253 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// defaultCapMask is Podman's 11: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
+// SYS_CHROOT SETFCAP.
+const defaultCapMask = "00000000800405fb"
+
+// statusField returns the value of a /proc/PID/status line among lines.
+func statusField(lines []string, key string) string {
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// S-5, S-6, S-7, S-17, S-2/S-5 umount, S-13 hostname: the default hardening of a container on the host root.
+func TestDefaultHardening(t *testing.T) {
+	forModes(t, "harden", func(t *testing.T, c *tcase) {
+		script := `grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status
+for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do [ -e $f ] && echo "mask $f $(stat -c '%F %t:%T' $f) $(wc -c < $f)"; done
+for d in /proc/acpi /proc/scsi /sys/firmware; do [ -d $d ] && echo "maskdir $d $(ls -A $d | wc -l)"; done
+(echo x > /proc/sys/kernel/hostname) 2>&1; echo "procsys=$?"
+umount /proc/keys 2>&1; echo "umount=$?"
+mount -o remount,rw /proc/sys 2>&1; echo "remount=$?"
+unshare -U true 2>&1; echo "unshare=$?"
+hostname evil 2>&1; echo "hostname=$?"`
+		r := c.run(c.write(c.newPod(sh("main", script))), runOpts{})
+		c.expectCode(r, 0)
+		lines := strings.Split(r.stdout, "\n")
+		for _, k := range []string{"CapPrm", "CapEff", "CapBnd", "CapInh"} {
+			if got := statusField(lines, k); got != defaultCapMask {
+				t.Errorf("%s = %s, want %s (Podman's default set)\n%s", k, got, defaultCapMask, r)
+			}
+		}
+		if got := statusField(lines, "NoNewPrivs"); got != "1" {
+			t.Errorf("NoNewPrivs = %q, want 1", got)
+		}
+		if got := statusField(lines, "Seccomp"); got != "2" {
+			t.Errorf("Seccomp = %q, want 2 (filter)", got)
+		}
+		c.expectStdout(r, "mask /proc/keys character special file 1:3 0", "mask /proc/timer_list character special file 1:3 0",
+			"maskdir /proc/acpi 0", "procsys=", "Read-only file system", "umount=", "remount=", "unshare=1", "hostname=")
+		c.expectNoStdout(r, "procsys=0", "umount=0", "remount=0", "hostname=0", "regular file")
+		c.expectStdout(r, "Operation not permitted")
+		if h, _ := os.Hostname(); h == "evil" {
+			t.Errorf("the container changed the host's hostname")
+		}
+	})
+}
+
+// securityContext: capabilities add/drop, privileged (every capability of the pod's user namespace, no
+// seccomp, no masks), seccompProfile Unconfined (a nested user namespace then works, S-17), and
+// allowPrivilegeEscalation.
+func TestSecurityContextOptions(t *testing.T) {
+	forModes(t, "secctx", func(t *testing.T, c *tcase) {
+		status := `grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; stat -c '%F' /proc/keys; unshare -U true 2>&1; echo "unshare=$?"`
+		p := c.newKPod(sh("narrow", status), sh("priv", status), sh("unconfined", status), sh("escalate", status)).
+			secctx(0, obj{"capabilities": obj{"drop": []string{"ALL"}, "add": []string{"NET_BIND_SERVICE"}}}).
+			secctx(1, obj{"privileged": true}).
+			secctx(2, obj{"seccompProfile": obj{"type": "Unconfined"}}).
+			secctx(3, obj{"allowPrivilegeEscalation": true})
+		r := c.run(c.writeK(p), runOpts{})
+		c.expectCode(r, 0)
+		narrow, priv, unconf, esc := linesOf(r.stdout, "narrow"), linesOf(r.stdout, "priv"), linesOf(r.stdout, "unconfined"), linesOf(r.stdout, "escalate")
+		check := func(name string, lines []string, key, want string) {
+			t.Helper()
+			if got := statusField(lines, key); got != want {
+				t.Errorf("%s: %s = %q, want %q\n%s", name, key, got, want, r)
+			}
+		}
+		check("narrow", narrow, "CapBnd", "0000000000000400")
+		check("narrow", narrow, "CapEff", "0000000000000400")
+		check("narrow", narrow, "Seccomp", "2")
+		// Privileged: the bounding set of a fresh user namespace (all the kernel has), or as real root
+		// without one, our own.
+		wantBnd := fullCapMask(t)
+		if c.m.isRoot() {
+			wantBnd = ownCapBnd(t)
+		}
+		check("priv", priv, "CapBnd", wantBnd)
+		check("priv", priv, "Seccomp", "0")
+		check("priv", priv, "NoNewPrivs", "0")
+		check("unconfined", unconf, "Seccomp", "0")
+		check("unconfined", unconf, "NoNewPrivs", "1")
+		check("unconfined", unconf, "CapBnd", defaultCapMask)
+		check("escalate", esc, "NoNewPrivs", "0")
+		check("escalate", esc, "Seccomp", "2")
+		want := map[string][]string{
+			"narrow":     {"character special file", "unshare=1"},
+			"priv":       {"regular empty file", "unshare=0"},
+			"unconfined": {"character special file", "unshare=0"},
+			"escalate":   {"unshare=1"},
+		}
+		for name, subs := range want {
+			got := strings.Join(linesOf(r.stdout, name), "\n")
+			for _, s := range subs {
+				if !strings.Contains(got, s) {
+					t.Errorf("%s: output lacks %q\n%s", name, s, r)
+				}
+			}
+		}
+	})
+}
+
+func fullCapMask(t *testing.T) string {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%016x", uint64(1)<<(last+1)-1)
+}
+
+func ownCapBnd(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return statusField(strings.Split(string(b), "\n"), "CapBnd")
+}
+
+// runAsUser/runAsGroup: the workload runs as that uid with no capabilities and HOME=/; a uid outside the
+// pod's user namespace mapping is refused with exit 125 before anything starts, naming /etc/subuid (B-13,
+// F-8); runAsNonRoot without a non-root user is refused.
+func TestRunAsUser(t *testing.T) {
+	forModes(t, "runas", func(t *testing.T, c *tcase) {
+		p := c.newKPod(sh("main", `echo "ids=$(id -u):$(id -g) home=$HOME"; grep -E '^(CapEff|CapPrm):' /proc/self/status`)).
+			secctx(0, obj{"runAsUser": 1000, "runAsGroup": 1000})
+		r := c.run(c.writeK(p), runOpts{})
+		if c.m.name == "rootless-nosubuid" {
+			c.expectCode(r, 125)
+			c.expectStderr(r, "uid 1000 is not mapped in the pod's user namespace (mapped: 0-0)", "/etc/subuid")
+			if strings.Contains(r.stdout, "ids=") {
+				t.Errorf("the container ran")
+			}
+		} else {
+			c.expectCode(r, 0)
+			c.expectStdout(r, "ids=1000:1000 home=/")
+			lines := strings.Split(r.stdout, "\n")
+			if statusField(lines, "CapEff") != "0000000000000000" || statusField(lines, "CapPrm") != "0000000000000000" {
+				t.Errorf("a non-root container user kept capabilities\n%s", r)
+			}
+		}
+		if !c.m.isRoot() {
+			p = c.newKPod(sh("main", "id")).secctx(0, obj{"runAsUser": 70000})
+			r = c.run(c.writeK(p), runOpts{})
+			c.expectCode(r, 125)
+			c.expectStderr(r, "uid 70000 is not mapped in the pod's user namespace", "/etc/subuid")
+		}
+		p = c.newKPod(sh("main", "id")).set("securityContext", obj{"runAsNonRoot": true})
+		r = c.run(c.writeK(p), runOpts{})
+		c.expectCode(r, 125)
+		c.expectStderr(r, "runAsNonRoot: is true but the container would run as root")
+	})
+}
+
+// S-9, CVE-2019-5736 shape: while containers of the pod start over and over (each start runs the sandbox
+// binary inside the pod as its container init), a container tries to open every visible /proc/PID/exe for
+// writing. Every attempt fails, whether the binary belongs to root or to the invoking user (who is root in
+// the pod), and the binary is unchanged.
+func TestProcExeNotWritable(t *testing.T) {
+	forModes(t, "s9", func(t *testing.T, c *tcase) {
+		for _, owned := range []bool{false, true} {
+			bin := sandboxBin
+			if owned {
+				dir := c.ownedDir("ownbin")
+				bin = filepath.Join(dir, "sandbox")
+				if err := copyFile(bin, sandboxBin, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				c.chown(bin)
+			}
+			before := fileHash(t, bin)
+			attacker := sh("attacker", `end=$(( $(date +%s) + 3 )); n=0
+while [ $(date +%s) -lt $end ]; do
+  for e in /proc/[0-9]*/exe; do
+    if (exec 3>>"$e") 2>/dev/null; then echo "OPENED $e $(cat ${e%/exe}/comm 2>/dev/null)"; fi
+    n=$((n+1))
+  done
+done
+echo "tries=$n starts=$(wc -l < /dev/shm/starts)"; touch /dev/shm/stop`)
+			restarter := sh("restarter", `echo x >> /dev/shm/starts; [ -e /dev/shm/stop ] && exit 0; exit 1`)
+			p := c.newKPod(attacker, restarter).set("restartPolicy", "OnFailure")
+			r := c.runBinary(bin, c.writeK(p), []string{"SANDBOX_TEST_BACKOFF=20ms"})
+			c.expectCode(r, 0)
+			c.expectStdout(r, "tries=")
+			c.expectNoStdout(r, "OPENED")
+			var starts int
+			for _, l := range linesOf(r.stdout, "attacker") {
+				if _, s, ok := strings.Cut(l, "starts="); ok {
+					starts, _ = strconv.Atoi(strings.TrimSpace(s))
+				}
+			}
+			if starts < 5 {
+				t.Errorf("only %d container starts happened during the attack\n%s", starts, r)
+			}
+			if after := fileHash(t, bin); after != before {
+				t.Errorf("the sandbox binary %s changed", bin)
+			}
+		}
+	})
+}
+
+// runBinary runs `bin run manifest` like c.run, with another sandbox binary.
+func (c *tcase) runBinary(bin, manifest string, env []string) result {
+	c.t.Helper()
+	cmd := exec.Command(bin, "run", manifest)
+	cmd.Env = append([]string{"PATH=" + hostPath, "HOME=/nonexistent", "XDG_RUNTIME_DIR=" + c.xdg}, env...)
+	cmd.Dir = c.dir
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if c.m.drop {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	res := result{}
+	select {
+	case <-done:
+	case <-time.After(defaultRunTimeout):
+		cmd.Process.Kill()
+		<-done
+		res.timedOut = true
+	}
+	res.elapsed = time.Since(start)
+	res.code = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.signaled, res.code = true, 128+int(ws.Signal())
+	}
+	res.stdout, res.stderr = stdout.String(), stderr.String()
+	return res
+}
