@@ -831,6 +831,9 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		close(s.podReady) // hostname and lo are set: the others may start
 	}
 	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
+	// Again now that it exec'd: the init is non-dumpable, and its
+	// /proc/PID/ns may not have been readable when it was marked running.
+	s.updateStatus(c.Name, func(cs *state.ContainerStatus) { cs.Namespaces = namespaces(rep.PID) })
 	initExplain.wait()
 	s.opts.Explain(fmt.Sprintf("container %s: exec %q: namespaces %s", c.Name, cfgArgv0(c), formatNamespaces(namespaces(rep.PID))))
 	s.afterStart(c, proc) // postStart hook; readiness
