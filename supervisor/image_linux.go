@@ -70,6 +70,11 @@ func (pl *plan) planImage(c *pod.Container, img pod.Image, o *Options) error {
 // imageRootfs makes the container's root an overlay of the image layers
 // with its writable layer in the pod's state: containers/NAME/{rootfs,upper,work}.
 func (s *sandbox) imageRootfs(c *pod.Container, im *imagePlan, spec *rootfs.Spec) error {
+	if os.Geteuid() == 0 && s.plan.userns {
+		// Root's store belongs to host ids that the pod's user namespace
+		// does not map; idmapped lower layers would be needed.
+		return fmt.Errorf("images in a pod with hostUsers: false are not supported yet (the store's files belong to host ids the pod's user namespace does not map): use hostUsers: true or run as an unprivileged user")
+	}
 	dir := s.state.Path("containers", c.Name)
 	o := &rootfs.Overlay{Lower: im.layers, Upper: path.Join(dir, "upper"), Work: path.Join(dir, "work")}
 	spec.Root = path.Join(dir, "rootfs")
