@@ -61,6 +61,11 @@ type Config struct {
 	// sends their descriptors, in order, on the socket EnvVolumeFD names,
 	// then exits 0. See supervisor/volumes_linux.go.
 	MakeTmpfs []Tmpfs `json:"makeTmpfs,omitempty"`
+	// RemoveAll turns the init into a cleanup helper: it removes these host
+	// paths (emptyDir volumes in the state directory) as root of the pod's
+	// user namespace, which may remove files that subordinate uids own and
+	// the invoking user cannot, then exits 0.
+	RemoveAll []string `json:"removeAll,omitempty"`
 }
 
 // Tmpfs is one Memory emptyDir.
@@ -142,6 +147,9 @@ func run(cfgFD int) error {
 	}
 	if len(cfg.MakeTmpfs) > 0 {
 		return makeTmpfs(cfg.MakeTmpfs, fdFromEnv(EnvVolumeFD))
+	}
+	if len(cfg.RemoveAll) > 0 {
+		return removeAll(cfg.RemoveAll)
 	}
 	if len(cfg.Argv) == 0 {
 		return errors.New("container config: empty argv")

@@ -3,6 +3,7 @@ package containerinit
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -59,4 +60,15 @@ func newTmpfs(v Tmpfs) (int, error) {
 		return -1, fmt.Errorf("fsmount tmpfs: %w", err)
 	}
 	return fd, nil
+}
+
+// removeAll removes the given host paths. It runs before pivot_root, in a mount namespace copied from the
+// host's, as root of the pod's user namespace.
+func removeAll(paths []string) error {
+	for _, p := range paths {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("volume cleanup: %w", err)
+		}
+	}
+	return errHelperDone
 }

@@ -140,8 +140,12 @@ func ownCapBnd(t *testing.T) string {
 // F-8); runAsNonRoot without a non-root user is refused.
 func TestRunAsUser(t *testing.T) {
 	forModes(t, "runas", func(t *testing.T, c *tcase) {
-		p := c.newKPod(sh("main", `echo "ids=$(id -u):$(id -g) home=$HOME"; grep -E '^(CapEff|CapPrm):' /proc/self/status`)).
-			secctx(0, obj{"runAsUser": 1000, "runAsGroup": 1000})
+		// The files it leaves in an emptyDir belong to a subordinate uid; they must still go with the pod
+		// (the leak check finds no state directory).
+		p := c.newKPod(sh("main", `echo "ids=$(id -u):$(id -g) home=$HOME"; grep -E '^(CapEff|CapPrm):' /proc/self/status
+mkdir -p /tmp/vol/a/b && echo x > /tmp/vol/a/b/f && chmod 700 /tmp/vol/a && echo vol-written`)).
+			secctx(0, obj{"runAsUser": 1000, "runAsGroup": 1000}).
+			set("volumes", []obj{{"name": "v", "emptyDir": obj{}}}).mounts(0, mnt("v", "/tmp/vol"))
 		r := c.run(c.writeK(p), runOpts{})
 		if c.m.name == "rootless-nosubuid" {
 			c.expectCode(r, 125)
@@ -151,7 +155,7 @@ func TestRunAsUser(t *testing.T) {
 			}
 		} else {
 			c.expectCode(r, 0)
-			c.expectStdout(r, "ids=1000:1000 home=/")
+			c.expectStdout(r, "ids=1000:1000 home=/", "vol-written")
 			lines := strings.Split(r.stdout, "\n")
 			if statusField(lines, "CapEff") != "0000000000000000" || statusField(lines, "CapPrm") != "0000000000000000" {
 				t.Errorf("a non-root container user kept capabilities\n%s", r)

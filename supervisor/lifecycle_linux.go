@@ -60,6 +60,7 @@ func (s *sandbox) killAll() {
 // and removes the state directory.
 func (s *sandbox) teardown() error {
 	s.closeHostPorts() // network_linux.go
+	s.cleanupVolumes() // volumes_linux.go: emptyDir files of subordinate uids, removed while the pause lives
 	s.killAll()
 	if s.pauseDone != nil {
 		<-s.pauseDone

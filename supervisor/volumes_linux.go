@@ -224,7 +224,7 @@ func (s *sandbox) doPrepareVolumes() error {
 	if len(tmpfs) == 0 {
 		return nil
 	}
-	files, err := s.runVolumeHelper(tmpfs)
+	files, err := s.runVolumeHelper(&containerinit.Config{Name: "volume-helper", MakeTmpfs: tmpfs}, len(tmpfs))
 	if err != nil {
 		return fmt.Errorf("create Memory emptyDir volumes: %w", err)
 	}
@@ -288,7 +288,7 @@ func (s *sandbox) writePodFiles() error {
 // runVolumeHelper starts the container init in helper mode in the pod's namespaces and returns the mount
 // descriptors it sends. Like a container start, it locks its thread while the helper lives: the helper's
 // parent-death signal is tied to this thread.
-func (s *sandbox) runVolumeHelper(tmpfs []containerinit.Tmpfs) ([]*os.File, error) {
+func (s *sandbox) runVolumeHelper(helperCfg *containerinit.Config, nfds int) ([]*os.File, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -361,7 +361,7 @@ func (s *sandbox) runVolumeHelper(tmpfs []containerinit.Tmpfs) ([]*os.File, erro
 	if werr != nil {
 		return nil, fmt.Errorf("volume helper: join pod namespaces: %w", werr)
 	}
-	cfg, err := json.Marshal(&containerinit.Config{Name: "volume-helper", MakeTmpfs: tmpfs})
+	cfg, err := json.Marshal(helperCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -369,6 +369,15 @@ func (s *sandbox) runVolumeHelper(tmpfs []containerinit.Tmpfs) ([]*os.File, erro
 		return nil, fmt.Errorf("volume helper: send config: %w", err)
 	}
 	cfgW.Close()
+	if nfds == 0 {
+		// A cleanup: the helper exits when done; anything on the error pipe is its failure.
+		failure, _ := io.ReadAll(io.LimitReader(errR, 1<<20))
+		if len(failure) > 0 {
+			return nil, parseFailure(failure)
+		}
+		return nil, nil
+	}
+	tmpfs := helperCfg.MakeTmpfs
 	buf, oob := make([]byte, 16), make([]byte, unix.CmsgSpace(4*len(tmpfs)))
 	n, oobn, _, _, err := unix.Recvmsg(int(mine.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil || n == 0 {
@@ -443,4 +452,28 @@ func (s *sandbox) volumeBinds(c *pod.Container, hostRoot bool) ([]rootfs.Bind, e
 		binds = append(binds, rootfs.Bind{Source: s.vols.pod[name], Destination: name, ReadOnly: true})
 	}
 	return binds, nil
+}
+
+// cleanupVolumes removes the emptyDir directories from inside the pod, while the pause still holds its
+// namespaces: files that a container created as a subordinate uid (runAsUser, or root's children in the pod)
+// cannot be removed by the invoking user, only by root of the pod's user namespace. It is called by teardown
+// before the pause is killed; what it cannot remove (the pause already died) is left to the state removal,
+// which then reports it.
+func (s *sandbox) cleanupVolumes() {
+	if !s.plan.userns || len(s.plan.mapping.UIDs) < 2 || s.pausePidfd == nil || s.pauseDone == nil {
+		// (pauseDone is nil once the pause has died: its namespaces are gone)
+		return // one mapped id: every file is the invoking user's own
+	}
+	var dirs []string
+	for _, v := range s.pod.Spec.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.Medium != pod.StorageMediumMemory {
+			dirs = append(dirs, s.state.Path("volumes", v.Name))
+		}
+	}
+	if len(dirs) == 0 {
+		return
+	}
+	if _, err := s.runVolumeHelper(&containerinit.Config{Name: "volume-cleanup", RemoveAll: dirs}, 0); err != nil {
+		s.opts.Warn(fmt.Sprintf("remove emptyDir volumes from inside the pod: %v", err))
+	}
 }
