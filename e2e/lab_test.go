@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,6 +78,28 @@ func (c *tcase) execUntil(want string, args ...string) result {
 	}
 }
 
+// logsUntil polls `sandbox logs -c container` until its stdout has every
+// one of want, or fails after 10 s.
+func (c *tcase) logsUntil(container string, want ...string) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := c.sb("logs", "-c", container, c.pod)
+		missing := false
+		for _, w := range want {
+			missing = missing || !strings.Contains(r.stdout, w)
+		}
+		if !missing {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.expectStdout(r, want...)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func TestLabNginxPod(t *testing.T) {
 	forModes(t, "lab", func(t *testing.T, c *tcase) {
 		port := testPort()
@@ -87,11 +112,10 @@ func TestLabNginxPod(t *testing.T) {
 		r := c.execUntil(hello, "-c", "nginx", c.pod, "--", "curl", "-sS", "--max-time", "5", "http://127.0.0.1/")
 		c.expectStdout(r, "you asked: GET / HTTP/1.0")
 		c.execUntil(hello, "-c", "app", c.pod, "--", "curl", "-sS", "--max-time", "5", "http://127.0.0.1:80/lab")
-		logs := c.sb("logs", "-c", "app", c.pod)
-		c.expectStdout(logs, "listening on 127.0.0.1:6000", "served: GET / HTTP/1.0", "served: GET /lab HTTP/1.0")
-		if access := c.sb("logs", "-c", "nginx", c.pod); !strings.Contains(access.stdout, `"GET / HTTP/1.1" 200`) {
-			t.Errorf("nginx's access log (stdout) lacks the request\n%s", access)
-		}
+		// The logs: the app prints after it answered, nginx logs after it
+		// answered, and both reach the log file through a copier.
+		c.logsUntil("app", "listening on 127.0.0.1:6000", "served: GET / HTTP/1.0", "served: GET /lab HTTP/1.0")
+		c.logsUntil("nginx", `"GET / HTTP/1.1" 200`, `"GET /lab HTTP/1.1" 200`)
 
 		// The app listens on the pod's loopback: the host cannot reach it.
 		if len(hostListeners(6000)) == 0 {
@@ -279,6 +303,233 @@ func TestLabExplain(t *testing.T) {
 		for line := range strings.SplitSeq(strings.TrimSpace(r.stderr), "\n") {
 			if !timed.MatchString(line) && !strings.HasPrefix(line, "sandbox: warning: ") {
 				t.Errorf("--explain: untimed line %q", line)
+			}
+		}
+	})
+}
+
+// labBlock is one ```console block of docs/LAB.md.
+type labBlock struct {
+	start, end int // line indexes of the fences
+	runOnly    bool
+	cmds       []labCmd
+}
+
+type labCmd struct {
+	cmd  string
+	want []string // output lines as documented
+	got  string
+}
+
+// parseLab finds the console blocks of the lab: "$ " lines are commands,
+// the lines after each are its output. A block after a line starting with
+// "<!-- lab-test: run-only" is run but its output is not compared.
+func parseLab(lines []string) []labBlock {
+	var blocks []labBlock
+	for i := 0; i < len(lines); i++ {
+		if lines[i] != "```console" {
+			continue
+		}
+		b := labBlock{start: i}
+		for j := i - 1; j >= 0 && lines[j] != ""; j-- {
+			if strings.HasPrefix(lines[j], "<!-- lab-test: run-only") {
+				b.runOnly = true
+			}
+		}
+		for i++; i < len(lines) && lines[i] != "```"; i++ {
+			if cmd, ok := strings.CutPrefix(lines[i], "$ "); ok {
+				b.cmds = append(b.cmds, labCmd{cmd: cmd})
+			} else if n := len(b.cmds); n > 0 {
+				b.cmds[n-1].want = append(b.cmds[n-1].want, lines[i])
+			}
+		}
+		b.end = i
+		blocks = append(blocks, b)
+	}
+	return blocks
+}
+
+var (
+	labPathRe  = regexp.MustCompile(`\S*/testdata/lab`)
+	labHexRe   = regexp.MustCompile(`0x[0-9a-f]+`)
+	labMonthRe = regexp.MustCompile(`Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec`)
+	labNumRe   = regexp.MustCompile(`[0-9]+`)
+	labSpaceRe = regexp.MustCompile(`\s+`)
+)
+
+// labNormalize makes an output comparable across runs and machines: PIDs,
+// inodes, times, sizes and the checkout's path differ; lines are compared
+// as a sorted list (the containers of a pod start in either order).
+func labNormalize(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		l = labPathRe.ReplaceAllString(l, ".../testdata/lab")
+		l = labHexRe.ReplaceAllString(l, "0xH")
+		l = labMonthRe.ReplaceAllString(l, "Mon")
+		l = labNumRe.ReplaceAllString(l, "N")
+		l = strings.TrimSpace(labSpaceRe.ReplaceAllString(l, " "))
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestLabDocument runs every command of docs/LAB.md, in order, in one shell
+// as an unprivileged uid with a subordinate range, from the checkout, and
+// compares each output with the documented one (labNormalize). With
+// SANDBOX_LAB_UPDATE=1 it writes the outputs it got into docs/LAB.md.
+func TestLabDocument(t *testing.T) {
+	onlyMode(t, "rootless-subuid", "labdoc", func(t *testing.T, c *tcase) {
+		for _, bin := range []string{"/usr/sbin/nginx", "/usr/bin/curl", "/usr/bin/perl", "/usr/bin/dot", "/usr/bin/ipcmk"} {
+			if _, err := os.Stat(bin); err != nil {
+				requireOrSkip(t, bin+" is needed by docs/LAB.md: install nginx, curl, perl, graphviz and util-linux")
+			}
+		}
+		// The lab uses fixed pod names in the uid's default state directory
+		// and host port 8080: one run at a time on this machine.
+		lock, err := os.OpenFile(filepath.Join(os.TempDir(), "sandbox-e2e-lab-document.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		if l := hostListeners(8080); len(l) > 0 {
+			requireOrSkip(t, fmt.Sprintf("host port 8080, which the lab publishes, is taken: %v", l))
+		}
+		pods := []string{"silo", "nginx-app", "loners", "uts", "hello"}
+		c.ports = append(c.ports, 8080)
+		t.Cleanup(func() {
+			for _, p := range pods {
+				c.checkLeaksFor(p)
+			}
+		})
+		home := filepath.Join(c.dir, "home")
+		if err := os.Mkdir(home, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.chown(home)
+		repo, err := filepath.Abs("..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The state of the lab's pods goes where a logged-in user's does, in
+		// /run/user/UID: the default /tmp/sandbox-UID may hold other pods
+		// of this uid, which sandbox ps would list.
+		xdg := fmt.Sprintf("/run/user/%d", c.m.uid)
+		if err := os.Mkdir(xdg, 0o700); err == nil {
+			c.chown(xdg)
+			t.Cleanup(func() { os.RemoveAll(xdg) })
+		} else if !errors.Is(err, os.ErrExist) {
+			requireOrSkip(t, fmt.Sprintf("the lab needs %s: %v", xdg, err))
+		}
+		run := func(script string) string {
+			cmd := exec.Command("/bin/bash", "-c", script)
+			cmd.Dir = repo
+			cmd.Env = []string{"PATH=" + filepath.Dir(sandboxBin) + ":" + hostPath, "HOME=" + home, "XDG_RUNTIME_DIR=" + xdg, "TERM=dumb", "LC_ALL=C.UTF-8"}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if c.m.drop {
+				cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
+			}
+			out, _ := cmd.CombinedOutput()
+			return string(out)
+		}
+		t.Cleanup(func() { // before the leak checks: whatever a failure left
+			run("for p in " + strings.Join(pods, " ") + "; do sandbox rm -f -t 0 $p >/dev/null 2>&1; done")
+		})
+
+		path := filepath.Join(repo, "docs", "LAB.md")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		blocks := parseLab(lines)
+		var script strings.Builder
+		script.WriteString("exec 2>&1\n")
+		n := 0
+		for _, b := range blocks {
+			for _, cmd := range b.cmds {
+				fmt.Fprintf(&script, "printf '\\n@@lab %d@@\\n'\n%s\n", n, cmd.cmd)
+				n++
+			}
+		}
+		script.WriteString("wait\nprintf '\\n@@lab end@@\\n'\n")
+		out := run(script.String())
+		// Every pod of the lab is removed by the lab itself.
+		if left, _ := filepath.Glob(filepath.Join(xdg, "sandbox", "*")); len(left) > 0 {
+			t.Errorf("the lab leaves state behind: %v", left)
+		}
+		marker := regexp.MustCompile(`\n@@lab (\d+|end)@@\n`)
+		parts := marker.Split(out, -1)
+		if len(parts) != n+2 {
+			t.Fatalf("the lab's script printed %d of %d markers:\n%s", len(parts)-2, n+1, out)
+		}
+		n = 0
+		for i := range blocks {
+			for j := range blocks[i].cmds {
+				blocks[i].cmds[j].got = parts[n+1]
+				n++
+			}
+		}
+
+		if os.Getenv("SANDBOX_LAB_UPDATE") == "1" {
+			var outLines []string
+			prev := 0
+			for _, b := range blocks {
+				outLines = append(outLines, lines[prev:b.start+1]...)
+				for _, cmd := range b.cmds {
+					outLines = append(outLines, "$ "+cmd.cmd)
+					for _, l := range strings.Split(strings.TrimRight(cmd.got, "\n"), "\n") {
+						if l = strings.TrimRight(l, " "); l != "" || cmd.got != "" {
+							outLines = append(outLines, l)
+						}
+					}
+				}
+				prev = b.end
+			}
+			outLines = append(outLines, lines[prev:]...)
+			if err := os.WriteFile(path, []byte(strings.Join(outLines, "\n")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("updated %s", path)
+			// The picture the lab draws is docs/img/nginx-app-pod.png.
+			if png, err := os.ReadFile(filepath.Join(home, "nginx-app.png")); err == nil {
+				if err := os.WriteFile(filepath.Join(repo, "docs", "img", "nginx-app-pod.png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return
+		}
+
+		// hostPort publishing is issue 5: until it works, the commands that
+		// use port 8080 are not compared.
+		hostPort := func() bool {
+			for _, b := range blocks {
+				for _, cmd := range b.cmds {
+					if cmd.cmd == "curl -sS http://127.0.0.1:8080/" {
+						return strings.Contains(cmd.got, "hello from the app")
+					}
+				}
+			}
+			return false
+		}()
+		for _, b := range blocks {
+			if b.runOnly {
+				continue
+			}
+			for _, cmd := range b.cmds {
+				if !hostPort && strings.Contains(cmd.cmd, "8080") {
+					t.Logf("not compared, hostPort is not published yet (issue 5): $ %s", cmd.cmd)
+					continue
+				}
+				want, got := labNormalize(cmd.want), labNormalize(strings.Split(cmd.got, "\n"))
+				if strings.Join(want, "\n") != strings.Join(got, "\n") {
+					t.Errorf("docs/LAB.md line %d: $ %s\n--- documented ---\n%s\n--- got ---\n%s", b.start+1, cmd.cmd, strings.Join(cmd.want, "\n"), cmd.got)
+				}
 			}
 		}
 	})
