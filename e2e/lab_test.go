@@ -382,9 +382,9 @@ func labNormalize(lines []string) []string {
 // SANDBOX_LAB_UPDATE=1 it writes the outputs it got into docs/LAB.md.
 func TestLabDocument(t *testing.T) {
 	onlyMode(t, "rootless-subuid", "labdoc", func(t *testing.T, c *tcase) {
-		for _, bin := range []string{"/usr/sbin/nginx", "/usr/bin/curl", "/usr/bin/perl", "/usr/bin/dot", "/usr/bin/ipcmk"} {
+		for _, bin := range []string{"/usr/sbin/nginx", "/usr/bin/curl", "/usr/bin/perl", "/usr/bin/dot", "/usr/bin/ipcmk", "/usr/bin/ps", "/usr/sbin/ip"} {
 			if _, err := os.Stat(bin); err != nil {
-				requireOrSkip(t, bin+" is needed by docs/LAB.md: install nginx, curl, perl, graphviz and util-linux")
+				requireOrSkip(t, bin+" is needed by docs/LAB.md: install nginx, curl, perl, graphviz, procps and iproute2 (hack/setup-test-host.sh)")
 			}
 		}
 		// The lab uses fixed pod names in the uid's default state directory

@@ -3,8 +3,8 @@
 #
 #   - installs the packages the tests use (busybox-static for dir: rootfs
 #     images, uidmap for newuidmap/newgidmap, gcc and libc6-dev for cgo,
-#     perl for the demo and e2e pods, nginx and curl for the lab pod of
-#     docs/LAB.md) when they are missing;
+#     perl for the demo and e2e pods, nginx, curl, graphviz, procps and
+#     iproute2 for docs/LAB.md) when they are missing;
 #   - creates sandbox-e2e (with a subordinate id range in /etc/subuid and
 #     /etc/subgid) and sandbox-e2e-nosub (without one), both system users
 #     with no login shell and no home;
@@ -24,7 +24,7 @@ SUB_COUNT=65536
 SUB_FIRST_START=400000
 
 # --- packages ---------------------------------------------------------------
-packages=(busybox-static uidmap gcc libc6-dev perl nginx curl)
+packages=(busybox-static uidmap gcc libc6-dev perl nginx curl graphviz procps iproute2)
 missing=()
 for p in "${packages[@]}"; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
