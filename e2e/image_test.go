@@ -279,3 +279,27 @@ func TestImageMaliciousLayerRefused(t *testing.T) {
 		}
 	})
 }
+
+// Four `sandbox pull` processes of the same image at once all succeed; each
+// layer is unpacked once and no staging is left.
+func TestImageConcurrentPulls(t *testing.T) {
+	forModes(t, "img-conc", func(t *testing.T, c *tcase) {
+		layout := filepath.Join(c.dir, "layout")
+		imagetest.WriteLayout(t, layout, imagetest.Busybox(t), "v1")
+		c.readable(layout)
+		store, env := c.storeEnv()
+		var ps []*proc
+		for range 4 {
+			ps = append(ps, c.startArgs([]string{"pull", "oci:" + layout + ":v1"}, runOpts{env: env}))
+		}
+		for _, p := range ps {
+			c.expectCode(p.wait(), 0)
+		}
+		layers, _ := filepath.Glob(filepath.Join(store, "layers", "*"))
+		imgs, _ := filepath.Glob(filepath.Join(store, "images", "*.json"))
+		tmp, _ := filepath.Glob(filepath.Join(store, "tmp", "*"))
+		if len(layers) != 2 || len(imgs) != 1 || len(tmp) != 0 {
+			t.Errorf("layers %v, images %v, staging %v", layers, imgs, tmp)
+		}
+	})
+}

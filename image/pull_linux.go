@@ -477,7 +477,8 @@ func (s *Store) ensureLayer(l v1.Layer, diffID string, o PullOptions) (unpackSta
 	}
 	ok = true
 	if o.Progress != nil {
-		o.Progress(fmt.Sprintf("layer %s: %d bytes unpacked in %s", hexID[:12], cr.n, time.Since(start).Round(time.Millisecond)))
+		d := time.Since(start)
+		o.Progress(fmt.Sprintf("layer %s: %.1f MiB unpacked in %s (%.1f MiB/s)", hexID[:12], float64(cr.n)/(1<<20), d.Round(time.Millisecond), float64(cr.n)/(1<<20)/max(d.Seconds(), 1e-3)))
 	}
 	return st, nil
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/podsandbox/sandbox/image/imagetest"
@@ -288,5 +291,46 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 		if !isLoopback(h) {
 			t.Errorf("%s is loopback", h)
 		}
+	}
+}
+
+// A multi-platform index in a layout resolves to the host's platform (or
+// the one asked for); a platform it lacks is named in the error.
+func TestPullResolvesPlatformFromIndex(t *testing.T) {
+	host := imagetest.Busybox(t)
+	other, err := mutate.AppendLayers(empty.Image, imagetest.Layer(t, imagetest.Entry{Name: "other-arch", Body: "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := other.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "s390x"
+	other, _ = mutate.ConfigFile(other, cf)
+	hp := HostPlatform()
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: other, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}}},
+		mutate.IndexAddendum{Add: host, Descriptor: v1.Descriptor{Platform: &hp}},
+	)
+	src := t.TempDir()
+	p, err := layout.Write(src, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "multi"})); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	rec, err := s.Pull(context.Background(), parse(t, "oci:"+src+":multi"), PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBusybox(t, s, rec)
+	rec, err = s.Pull(context.Background(), parse(t, "oci:"+src+":multi"), PullOptions{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}})
+	if err != nil || rec.Platform != "linux/s390x" {
+		t.Errorf("s390x: %+v %v", rec.Platform, err)
+	}
+	_, err = s.Pull(context.Background(), parse(t, "oci:"+src+":multi"), PullOptions{Platform: &v1.Platform{OS: "linux", Architecture: "riscv64"}})
+	if err == nil || !strings.Contains(err.Error(), "no image for platform linux/riscv64") || !strings.Contains(err.Error(), "linux/s390x") {
+		t.Errorf("missing platform: %v", err)
 	}
 }
