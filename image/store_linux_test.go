@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -332,5 +333,58 @@ func TestPullResolvesPlatformFromIndex(t *testing.T) {
 	_, err = s.Pull(context.Background(), parse(t, "oci:"+src+":multi"), PullOptions{Platform: &v1.Platform{OS: "linux", Architecture: "riscv64"}})
 	if err == nil || !strings.Contains(err.Error(), "no image for platform linux/riscv64") || !strings.Contains(err.Error(), "linux/s390x") {
 		t.Errorf("missing platform: %v", err)
+	}
+}
+
+// Credentials come from the Docker config ($DOCKER_CONFIG here, as
+// ~/.docker/config.json) or $REGISTRY_AUTH_FILE; without them the error
+// says to log in. A closed port on loopback is "unreachable".
+func TestPullCredentialsAndErrors(t *testing.T) {
+	img := imagetest.Busybox(t)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref := host + "/private/busybox:1"
+	tag, _ := name.NewTag(ref)
+	auth := `{"auths":{"` + host + `":{"auth":"YWxpY2U6czNjcmV0"}}}` // alice:s3cret
+	noCreds := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", noCreds)
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	t.Setenv("HOME", noCreds)
+	t.Setenv("XDG_RUNTIME_DIR", noCreds)
+	s := newStore(t)
+	_, err := s.Pull(context.Background(), parse(t, ref), PullOptions{Policy: pod.PullAlways})
+	if err == nil || !strings.Contains(err.Error(), "unauthorized: log in to "+host) {
+		t.Errorf("without credentials: %v", err)
+	}
+	cfgDir := t.TempDir()
+	os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(auth), 0o600)
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	if err := remote.Write(tag, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pull(context.Background(), parse(t, ref), PullOptions{Policy: pod.PullAlways}); err != nil {
+		t.Errorf("with ~/.docker/config.json: %v", err)
+	}
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	os.WriteFile(authFile, []byte(auth), 0o600)
+	t.Setenv("DOCKER_CONFIG", noCreds)
+	t.Setenv("REGISTRY_AUTH_FILE", authFile)
+	if _, err := s.Pull(context.Background(), parse(t, ref), PullOptions{Policy: pod.PullAlways}); err != nil {
+		t.Errorf("with $REGISTRY_AUTH_FILE: %v", err)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	addr := strings.TrimPrefix(closed.URL, "http://")
+	closed.Close()
+	if _, err := s.Pull(context.Background(), parse(t, addr+"/x/y:1"), PullOptions{Policy: pod.PullAlways}); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("closed port: %v", err)
 	}
 }
