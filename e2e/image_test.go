@@ -170,6 +170,10 @@ func TestImagePullFromLoopbackRegistry(t *testing.T) {
 	if err := remote.Write(tag, img); err != nil {
 		t.Fatal(err)
 	}
+	latest := strings.TrimSuffix(ref, ":1")
+	if err := remote.Write(tag.Context().Tag("latest"), img); err != nil {
+		t.Fatal(err)
+	}
 	forModes(t, "img-reg", func(t *testing.T, c *tcase) {
 		_, env := c.storeEnv()
 		r := c.startArgs([]string{"pull", ref}, runOpts{env: env}).wait()
@@ -205,6 +209,11 @@ func TestImagePullFromLoopbackRegistry(t *testing.T) {
 		r = c.startArgs([]string{"image", "prune"}, runOpts{env: env}).wait()
 		c.expectCode(r, 0)
 		c.expectStdout(r, "removed 0 images, 0 layers")
+		// No tag means :latest, whose default policy is Always: the run
+		// pulls it from the registry.
+		r = c.run(c.imagePod(map[string]any{"name": "latest", "image": latest}), runOpts{env: env})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "image-cmd")
 	})
 }
 
