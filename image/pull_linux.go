@@ -48,6 +48,10 @@ type PullOptions struct {
 	Platform *v1.Platform
 	// Progress receives one line per step (layer fetched and unpacked).
 	Progress func(string)
+	// Bytes, when set, is called while a layer streams in (at most every
+	// 100 ms) with the uncompressed bytes so far and the rate, and once
+	// more with done set: for a progress display on a terminal.
+	Bytes func(layer string, n int64, bytesPerSec float64, done bool)
 }
 
 // HostPlatform is the platform images resolve to.
@@ -453,7 +457,10 @@ func (s *Store) ensureLayer(l v1.Layer, diffID string, o PullOptions) (unpackSta
 	}
 	defer rc.Close()
 	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(rc, h)}
+	cr := &countingReader{r: io.TeeReader(rc, h), start: start}
+	if o.Bytes != nil {
+		cr.report = func(n int64, rate float64, done bool) { o.Bytes(hexID[:12], n, rate, done) }
+	}
 	var st unpackStats
 	if s.helper != nil {
 		st, err = s.helper.unpack(cr, tmp)
@@ -465,6 +472,9 @@ func (s *Store) ensureLayer(l v1.Layer, diffID string, o PullOptions) (unpackSta
 	}
 	if _, err := io.Copy(io.Discard, cr); err != nil { // the tar's padding: part of the digest
 		return st, err
+	}
+	if cr.report != nil {
+		cr.report(cr.n, cr.rate(), true)
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
 		return st, fmt.Errorf("%w: content is %s", ErrDigestMismatch, got)
@@ -484,12 +494,23 @@ func (s *Store) ensureLayer(l v1.Layer, diffID string, o PullOptions) (unpackSta
 }
 
 type countingReader struct {
-	r io.Reader
-	n int64
+	r      io.Reader
+	n      int64
+	start  time.Time
+	last   time.Time
+	report func(n int64, bytesPerSec float64, done bool)
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.report != nil && time.Since(c.last) >= 100*time.Millisecond {
+		c.last = time.Now()
+		c.report(c.n, c.rate(), false)
+	}
 	return n, err
+}
+
+func (c *countingReader) rate() float64 {
+	return float64(c.n) / max(time.Since(c.start).Seconds(), 1e-3)
 }

@@ -90,7 +90,13 @@ loopback registries and those named with --insecure-registry.`,
 				o.Platform = &p
 			}
 			if isTerminal(os.Stderr) {
-				o.Progress = func(line string) { fmt.Fprintln(os.Stderr, line) }
+				// One live line per layer: bytes so far and the rate.
+				o.Bytes = func(layer string, n int64, rate float64, done bool) {
+					fmt.Fprintf(os.Stderr, "\r\033[Klayer %s  %s  %s/s", layer, humanSize(n), humanSize(int64(rate)))
+					if done {
+						fmt.Fprintln(os.Stderr)
+					}
+				}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
