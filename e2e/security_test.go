@@ -26,8 +26,9 @@ func TestNoFdOrEnvironmentLeak(t *testing.T) {
 		defer rw.Close()
 
 		// ls lists the fds of the shell that runs it (not its own fd on
-		// the directory).
-		fds := sh("fds", `ls /proc/$$/fd | tr '\n' ' '`)
+		// the directory). No pipeline: the shell would hold the pipe's
+		// fds for a moment while ls reads.
+		fds := sh("fds", `ls /proc/$$/fd > /tmp/fds; tr '\n' ' ' < /tmp/fds`)
 		env := container{Name: "env", Command: []string{"/usr/bin/env"}, Env: []envVar{{"FOO", "bar"}}}
 		r := c.run(c.write(c.newPod(fds, env)), runOpts{
 			extraFiles: []*os.File{dirFd, rw},
