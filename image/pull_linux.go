@@ -91,6 +91,25 @@ func (s *Store) Pull(ctx context.Context, img pod.Image, o PullOptions) (Record,
 	return s.pullLocked(ctx, img, o)
 }
 
+// PullForUse is Pull, and marks the image used by a running pod (as Use)
+// before the store lock is released, so no rmi or prune can slip between.
+func (s *Store) PullForUse(ctx context.Context, img pod.Image, o PullOptions) (Record, io.Closer, error) {
+	shared, err := flock(s.path("lock"), unix.LOCK_SH)
+	if err != nil {
+		return Record{}, nil, err
+	}
+	defer shared.Close()
+	rec, err := s.pullLocked(ctx, img, o)
+	if err != nil {
+		return rec, nil, err
+	}
+	use, err := s.Use(rec)
+	if err != nil {
+		return rec, nil, err
+	}
+	return rec, use, nil
+}
+
 func (s *Store) pullLocked(ctx context.Context, img pod.Image, o PullOptions) (Record, error) {
 	if !img.IsStored() {
 		return Record{}, fmt.Errorf("%s is not an image reference", img)

@@ -52,11 +52,7 @@ func (pl *plan) planImage(c *pod.Container, img pod.Image, o *Options) error {
 	if exe, err := os.Executable(); err == nil {
 		st.EnableHelper(exe) // rootless with a subordinate range: unpack keeping owners
 	}
-	rec, err := st.Pull(context.Background(), img, image.PullOptions{Policy: c.EffectivePullPolicy(), Progress: o.Event})
-	if err != nil {
-		return err
-	}
-	use, err := st.Use(rec)
+	rec, use, err := st.PullForUse(context.Background(), img, image.PullOptions{Policy: c.EffectivePullPolicy(), Progress: o.Event})
 	if err != nil {
 		return err
 	}
