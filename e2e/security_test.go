@@ -27,8 +27,9 @@ func TestNoFdOrEnvironmentLeak(t *testing.T) {
 
 		// ls lists the fds of the shell that runs it (not its own fd on
 		// the directory). No pipeline: the shell would hold the pipe's
-		// fds for a moment while ls reads.
-		fds := sh("fds", `ls /proc/$$/fd > /tmp/fds; tr '\n' ' ' < /tmp/fds`)
+		// fds for a moment while ls reads, and a redirection of a simple
+		// command saves a descriptor in the shell (dash: fd 10).
+		fds := sh("fds", `(ls /proc/$$/fd) > /tmp/fds; tr '\n' ' ' < /tmp/fds`)
 		env := container{Name: "env", Command: []string{"/usr/bin/env"}, Env: []envVar{{"FOO", "bar"}}}
 		r := c.run(c.write(c.newPod(fds, env)), runOpts{
 			extraFiles: []*os.File{dirFd, rw},
