@@ -94,10 +94,13 @@ func unpackLayer(r io.Reader, dir string, o unpackOptions) (unpackStats, error) 
 			return st, err
 		}
 		if err := unpackEntry(root, tr, hdr, name, o, &st); err != nil {
-			if errors.Is(err, ErrUnsafeEntry) {
+			switch {
+			case errors.Is(err, ErrUnsafeEntry):
 				return st, err
+			case isEscape(err):
+				return st, fmt.Errorf("%w %q: %v", ErrUnsafeEntry, hdr.Name, err)
 			}
-			return st, fmt.Errorf("%w %q: %v", ErrUnsafeEntry, hdr.Name, err)
+			return st, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 		if hdr.Typeflag == tar.TypeDir {
 			dirs = append(dirs, dirMeta{name, hdr})
@@ -112,6 +115,12 @@ func unpackLayer(r io.Reader, dir string, o unpackOptions) (unpackStats, error) 
 		root.Chtimes(d.name, d.hdr.ModTime, d.hdr.ModTime)
 	}
 	return st, nil
+}
+
+// isEscape reports whether os.Root refused a path for leaving the root
+// (its error is not exported) or a symlink loop stopped the resolution.
+func isEscape(err error) bool {
+	return strings.Contains(err.Error(), "path escapes from parent") || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV)
 }
 
 func tarMode(h *tar.Header) fs.FileMode {

@@ -173,3 +173,12 @@ func TestUnpackLayerRefusesEscapes(t *testing.T) {
 		})
 	}
 }
+
+// An entry that fails for another reason is reported as such, not as an
+// escape.
+func TestUnpackLayerOtherErrorsAreNotEscapes(t *testing.T) {
+	_, err := unpackLayer(bytes.NewReader(tarOf(t, entry{name: "h", typ: tar.TypeLink, link: "missing"})), t.TempDir(), unpackOptions{})
+	if err == nil || errors.Is(err, ErrUnsafeEntry) || !strings.Contains(err.Error(), `layer entry "h"`) {
+		t.Errorf("err = %v", err)
+	}
+}
