@@ -78,6 +78,11 @@ func seccompPolicy(caps []string) (*seccomp.Policy, error) {
 	return &seccomp.Policy{DefaultAction: seccomp.ActionAllow, Syscalls: groups}, nil
 }
 
+// LoadSeccomp installs the default profile for a process with these
+// capabilities on the calling thread (sandbox exec applies it to commands
+// run in a container that has it).
+func LoadSeccomp(caps []string) error { return loadSeccomp(caps) }
+
 // loadSeccomp installs the filter on the calling thread only (no TSYNC): the thread that then execs the
 // workload; the other threads of the Go runtime die with the exec. Without no_new_privs the kernel requires
 // CAP_SYS_ADMIN in the current user namespace, so it is called before capabilities are dropped.

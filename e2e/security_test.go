@@ -205,3 +205,20 @@ func TestHostUsersFalseAsRoot(t *testing.T) {
 		}
 	})
 }
+
+// A command run with `sandbox exec` gets the container's seccomp filter,
+// capabilities and no_new_privs, not the namespace root's full powers.
+func TestExecGetsTheContainersSeccompAndCapabilities(t *testing.T) {
+	forModes(t, "s-exec", func(t *testing.T, c *tcase) {
+		c.runDetached(c.write(c.newPod(sh("main", "while :; do sleep 0.1; done"))))
+		defer c.sb("rm", "-f", c.pod)
+		container := c.sb("exec", c.pod, "--", "sh", "-c", "grep -E '^(Seccomp|NoNewPrivs|CapBnd):' /proc/self/status")
+		c.expectCode(container, 0)
+		c.expectStdout(container, "Seccomp:\t2", "NoNewPrivs:\t1", "CapBnd:\t00000000800405fb")
+		// S-17 through exec too: unshare -U is refused by the filter.
+		r := c.sb("exec", c.pod, "--", "unshare", "-U", "true")
+		if r.code == 0 {
+			t.Errorf("unshare -U succeeded through exec: the seccomp filter was not applied\n%s", r)
+		}
+	})
+}

@@ -13,6 +13,9 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/pod"
 )
 
 // defaultPath is used when the command's environment has no PATH.
@@ -165,6 +168,13 @@ func applyIdentity(id *Identity) error {
 			return fmt.Errorf("exec: drop capability %d from the bounding set: %w", c, err)
 		}
 	}
+	// The filter goes on while CAP_SYS_ADMIN is still held (without
+	// no_new_privs the kernel requires it), before the ids change.
+	if id.Seccomp {
+		if err := containerinit.LoadSeccomp(capabilityNames(id.Bounding)); err != nil {
+			return fmt.Errorf("exec: %w", err)
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("exec: keep capabilities: %w", err)
 	}
@@ -271,4 +281,15 @@ func execFailure(name string, err error) error {
 	default:
 		return &Failure{Code: ExitSetupFailed, Message: fmt.Sprintf("exec %q: %v", name, err)}
 	}
+}
+
+// capabilityNames turns a capability mask into pod.CapabilityNames names.
+func capabilityNames(mask uint64) []string {
+	var names []string
+	for c, name := range pod.CapabilityNames {
+		if mask&(1<<c) != 0 {
+			names = append(names, name)
+		}
+	}
+	return names
 }

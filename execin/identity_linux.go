@@ -23,6 +23,11 @@ type Identity struct {
 	Inheritable uint64 `json:"capInh"`
 	Ambient     uint64 `json:"capAmb"`
 	NoNewPrivs  bool   `json:"noNewPrivs,omitempty"`
+	// Seccomp is set when the process runs under a seccomp filter (mode 2):
+	// a filter cannot be copied from another process, so the command gets
+	// sandbox's default profile for the same capabilities, which is the
+	// only filter a container can have.
+	Seccomp bool `json:"seccomp,omitempty"`
 }
 
 // IdentityOf reads the identity of process pid from /proc, translating its
@@ -104,6 +109,9 @@ func parseIdentity(status, uidMap, gidMap []byte) (*Identity, error) {
 	}
 	if v := fields["NoNewPrivs"]; len(v) == 1 {
 		id.NoNewPrivs = v[0] == "1"
+	}
+	if v := fields["Seccomp"]; len(v) == 1 {
+		id.Seccomp = v[0] == "2"
 	}
 	return id, nil
 }
