@@ -77,7 +77,6 @@ func TestRunCommandKeepID(t *testing.T) {
 	}
 }
 
-
 // goEnv is the environment for running go as the mode's uid on the vendored
 // sample module: a private build cache, no network.
 func (c *tcase) goEnv(dir string) []string {
