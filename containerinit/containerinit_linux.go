@@ -173,7 +173,7 @@ func run(cfgFD int) error {
 	if err := enterWorkingDir(cfg.WorkingDir); err != nil {
 		return fmt.Errorf("container %s: %w", cfg.Name, err)
 	}
-	path, err := lookPath(cfg.Argv[0], envValue(cfg.Env, "PATH", DefaultPath))
+	path, err := LookPath(cfg.Argv[0], EnvValue(cfg.Env, "PATH", DefaultPath))
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func run(cfgFD int) error {
 		explainf("execve(%q, %s): descriptors above 2 closed, the init becomes the workload", path, shortArgv(cfg.Argv))
 	}
 	err = unix.Exec(path, cfg.Argv, cfg.Env)
-	return execFailure(cfg.Argv[0], err)
+	return ExecFailure(cfg.Argv[0], err)
 }
 
 // enterWorkingDir changes to dir inside the new root and checks where it
@@ -217,7 +217,8 @@ func enterWorkingDir(dir string) error {
 	return nil
 }
 
-func envValue(env []string, key, fallback string) string {
+// EnvValue returns the last value of key in a KEY=VALUE environment.
+func EnvValue(env []string, key, fallback string) string {
 	for i := len(env) - 1; i >= 0; i-- {
 		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
 			return v
@@ -226,9 +227,9 @@ func envValue(env []string, key, fallback string) string {
 	return fallback
 }
 
-// lookPath finds the command in the container's root (the init has already
+// LookPath finds the command in the container's root (the init has already
 // pivoted, so "/" is the container's) the way a shell would.
-func lookPath(name, pathEnv string) (string, error) {
+func LookPath(name, pathEnv string) (string, error) {
 	if strings.Contains(name, "/") {
 		if err := checkExecutable(name); err != nil {
 			return "", err
@@ -273,7 +274,9 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-func execFailure(name string, err error) error {
+// ExecFailure classifies a failed execve of name: 127 not found, 126 cannot
+// execute, 125 otherwise.
+func ExecFailure(name string, err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return &Failure{Code: ExitNotFound, Message: fmt.Sprintf("exec %q: %v", name, err)}

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,9 +14,6 @@ import (
 	"github.com/podsandbox/sandbox/containerinit"
 	"github.com/podsandbox/sandbox/pod"
 )
-
-// defaultPath is used when the command's environment has no PATH.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // ChildMain runs in the process the exec role left inside the container
 // (before any of the container's code): it sets up the terminal and the
@@ -89,7 +83,7 @@ func child() error {
 			return err
 		}
 	}
-	path, err := lookPath(spec.Argv[0], envValue(spec.Env, "PATH", defaultPath))
+	path, err := containerinit.LookPath(spec.Argv[0], containerinit.EnvValue(spec.Env, "PATH", containerinit.DefaultPath))
 	if err != nil {
 		return err
 	}
@@ -99,7 +93,7 @@ func child() error {
 		return fmt.Errorf("exec: mark descriptors close-on-exec: %w", err)
 	}
 	err = unix.Exec(path, spec.Argv, spec.Env)
-	return execFailure(spec.Argv[0], err)
+	return containerinit.ExecFailure(spec.Argv[0], err)
 }
 
 // setupTerminal allocates a pseudo-terminal in the container's devpts
@@ -218,69 +212,6 @@ func applyIdentity(id *Identity) error {
 		}
 	}
 	return nil
-}
-
-func envValue(env []string, key, fallback string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-			return v
-		}
-	}
-	return fallback
-}
-
-// lookPath finds the command in the container's root the way a shell would.
-func lookPath(name, pathEnv string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, checkExecutable(name)
-	}
-	var firstErr error
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		err := checkExecutable(p)
-		if err == nil {
-			return p, nil
-		}
-		var f *Failure
-		if errors.As(err, &f) && f.Code == ExitCannotExecute && firstErr == nil {
-			firstErr = err
-		}
-	}
-	if firstErr != nil {
-		return "", firstErr
-	}
-	return "", &Failure{Code: ExitNotFound, Message: fmt.Sprintf("exec %q: executable file not found in $PATH", name)}
-}
-
-func checkExecutable(p string) error {
-	st, err := os.Stat(p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return &Failure{Code: ExitNotFound, Message: fmt.Sprintf("exec %q: no such file or directory", p)}
-		}
-		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: %v", p, err)}
-	}
-	if st.IsDir() {
-		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: is a directory", p)}
-	}
-	if err := unix.Access(p, unix.X_OK); err != nil {
-		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: permission denied", p)}
-	}
-	return nil
-}
-
-func execFailure(name string, err error) error {
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return &Failure{Code: ExitNotFound, Message: fmt.Sprintf("exec %q: %v", name, err)}
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EPERM), errors.Is(err, unix.EISDIR):
-		return &Failure{Code: ExitCannotExecute, Message: fmt.Sprintf("exec %q: %v", name, err)}
-	default:
-		return &Failure{Code: ExitSetupFailed, Message: fmt.Sprintf("exec %q: %v", name, err)}
-	}
 }
 
 // capabilityNames turns a capability mask into pod.CapabilityNames names.

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podsandbox/sandbox/containerinit"
 	"github.com/podsandbox/sandbox/nsenter"
 )
 
@@ -72,12 +73,7 @@ type Stdio struct {
 }
 
 // Failure is what the child reports when it cannot start the command.
-type Failure struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
-func (f *Failure) Error() string { return f.Message }
+type Failure = containerinit.Failure
 
 // Process is a started command.
 type Process struct {
