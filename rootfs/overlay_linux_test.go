@@ -111,3 +111,45 @@ func TestOverlayWritesLandInUpper(t *testing.T) {
 		t.Errorf("removing a file in the container removed it from the layer: %v", err)
 	}
 }
+
+// When the kernel refuses the overlay (here: upperdir and workdir on different filesystems), the layers are
+// copied into Root once, with one note, and a second start keeps the copy.
+func TestOverlayFallbackCopies(t *testing.T) {
+	inUserNS(t, func(t *testing.T) fixture {
+		lower, base := layersFixture(t)
+		o := &Overlay{Lower: lower, Upper: filepath.Join(base, "upper"), Work: filepath.Join(base, "work")}
+		for _, d := range []string{o.Upper, o.Work, filepath.Join(base, "rootfs")} {
+			os.Mkdir(d, 0o755)
+		}
+		return fixture{Spec: Spec{Root: filepath.Join(base, "rootfs"), Overlay: o}}
+	}, func(t *testing.T, f fixture) {
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", f.Spec.Overlay.Work, "tmpfs", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+		var notes []string
+		overlayWarn = func(msg string) { notes = append(notes, msg) }
+		if err := mountOverlay(&f.Spec); err != nil {
+			t.Fatal(err)
+		}
+		if len(notes) != 1 || !strings.Contains(notes[0], "copied into the pod's state") {
+			t.Errorf("notes: %q", notes)
+		}
+		checkMerged(t, f.Spec.Root)
+		os.WriteFile(filepath.Join(f.Spec.Root, "written"), []byte("w"), 0o644)
+		if err := mountOverlay(&f.Spec); err != nil { // a restart
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(f.Spec.Root, "written")); err != nil || len(notes) != 1 {
+			t.Errorf("a restart must keep the copy and not note again: %v %q", err, notes)
+		}
+		f.Spec.Overlay.NoCopyFallback = true
+		os.RemoveAll(f.Spec.Root)
+		os.Mkdir(f.Spec.Root, 0o755)
+		if err := mountOverlay(&f.Spec); err == nil {
+			t.Error("NoCopyFallback: no error")
+		}
+	})
+}
