@@ -243,4 +243,3 @@ func copyFileInto(root *os.Root, src, rel string) error {
 	}
 	return err
 }
-
