@@ -41,6 +41,7 @@ func (s *sandbox) initRecord(self state.Process) {
 		Detached:   s.opts.KeepState,
 		Supervisor: self,
 		Phase:      state.PhasePending,
+		Warnings:   s.planWarnings,
 	}
 	for _, c := range s.pod.Spec.InitContainers {
 		s.record.Containers = append(s.record.Containers, state.ContainerStatus{

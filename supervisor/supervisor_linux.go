@@ -147,7 +147,7 @@ type plan struct {
 // prepare checks everything on the host side that validation of the
 // manifest could not: image directories, the id mapping. It creates nothing.
 func prepare(p *pod.Pod, o *Options) (*plan, error) {
-	pl := &plan{roots: map[string]string{}, sharedPID: p.ShareProcessNamespaceEnabled(), hostNetwork: p.Spec.HostNetwork}
+	pl := &plan{roots: map[string]string{}, sharedPID: p.ShareProcessNamespaceEnabled(), hostNetwork: p.NetworkMode() == pod.NetworkHost}
 	all := append(append([]pod.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...)
 	for _, c := range all {
 		img, err := pod.ParseImage(c.Image)
@@ -219,7 +219,13 @@ func prepare(p *pod.Pod, o *Options) (*plan, error) {
 // an error; the code is then ExitSandboxFailed or ExitSandboxDied.
 func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 	o.defaults()
+	// Warnings of the plan (limits not enforced, id mapping) are also kept
+	// in the record, for inspect.
+	var planWarnings []string
+	warn := o.Warn
+	o.Warn = func(m string) { planWarnings = append(planWarnings, m); warn(m) }
 	pl, err := prepare(p, &o)
+	o.Warn = warn
 	if err != nil {
 		return ExitSandboxFailed, err
 	}
@@ -236,7 +242,8 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 		return ExitSandboxFailed, err
 	}
 	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
-		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{})}
+		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{}),
+		planWarnings: planWarnings}
 	fwdCtx, stopForwarding := context.WithCancel(context.Background())
 	go s.forwardSignals(fwdCtx)
 	code, err := s.run(ctx)
@@ -306,12 +313,15 @@ type sandbox struct {
 	stopping        chan struct{}
 	copiers         sync.WaitGroup
 	logs            []*os.File
+	// planWarnings were reported while planning; the record keeps them.
+	planWarnings []string
 	// saveFailed is set after the first failure to save the record.
 	saveFailed bool
 	prefixW    int
 	hooks      hookState          // hooks_linux.go
 	vols       volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
 	ports      *portfwd.Forwarder // network_linux.go: hostPorts
+	bridge     *bridgeNet         // bridge_linux.go: --network bridge
 }
 
 // outcome is how one container ended for good.
@@ -353,13 +363,13 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		return ExitSandboxFailed, err
 	}
 	s.opts.Explain(fmt.Sprintf("state directory %s (locked)", s.state.Dir))
-	if err := s.openHostPorts(); err != nil { // network_linux.go
+	if err := s.setupNetwork(); err != nil { // network_linux.go: bridge address, hostPort listeners
 		return ExitSandboxFailed, err
 	}
 	if err := s.startPause(); err != nil {
 		return ExitSandboxFailed, err
 	}
-	if err := s.startPortForwarder(); err != nil {
+	if err := s.startNetwork(); err != nil { // eth0 on the bridge, hostPort dialler
 		return ExitSandboxFailed, err
 	}
 	s.updatePod(func(r *state.Record) {
@@ -497,6 +507,9 @@ func (s *sandbox) startPause() error {
 		return fmt.Errorf("start pause: %w", err)
 	}
 	defer waitW.Close()
+	if s.bridge != nil && s.bridge.nested {
+		return s.startNestedPause() // bridge_linux.go
+	}
 	flags := uintptr(unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
 	if !s.plan.hostNetwork {
 		flags |= unix.CLONE_NEWNET

@@ -87,5 +87,5 @@ func containsString(list []string, s string) bool {
 // `run -d`. cobra adds `completion` itself.
 func addLifecycleCommands(root *cobra.Command, g *globalFlags) {
 	root.AddCommand(newPsCommand(), newExecCommand(g), newLogsCommand(), newStopCommand(g),
-		newRmCommand(g), newInspectCommand(), newGCCommand(g))
+		newRmCommand(g), newInspectCommand(), newGCCommand(g), newTopCommand())
 }

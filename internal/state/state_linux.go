@@ -158,13 +158,18 @@ type Record struct {
 	Pause      Process `json:"pause"`
 	// Namespaces of the pause by type ("net", "ipc", ...): inode numbers.
 	Namespaces map[string]uint64 `json:"namespaces,omitempty"`
-	Phase      string            `json:"phase"`
+	// PodIP is the pod's address on the bridge (--network bridge).
+	PodIP string `json:"podIP,omitempty"`
+	Phase string `json:"phase"`
 	// ExitCode and Reason are set when the pod has ended.
 	ExitCode   int               `json:"exitCode"`
 	Reason     string            `json:"reason,omitempty"`
 	Message    string            `json:"message,omitempty"`
 	Finished   time.Time         `json:"finished,omitzero"`
 	Containers []ContainerStatus `json:"containers"`
+	// Warnings are what the supervisor warned about when it planned the pod
+	// (limits it cannot enforce and why, the id mapping fallback).
+	Warnings []string `json:"warnings,omitempty"`
 	// Cgroups are the pod's cgroup directories (one per v1 hierarchy), for
 	// the cleanup after a supervisor died.
 	Cgroups []string `json:"cgroups,omitempty"`
