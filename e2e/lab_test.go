@@ -420,6 +420,9 @@ func TestLabDocument(t *testing.T) {
 		// /run/user/UID: the default /tmp/sandbox-UID may hold other pods
 		// of this uid, which sandbox ps would list.
 		xdg := fmt.Sprintf("/run/user/%d", c.m.uid)
+		if err := os.Mkdir("/run/user", 0o755); err == nil {
+			t.Cleanup(func() { os.Remove("/run/user") })
+		}
 		if err := os.Mkdir(xdg, 0o700); err == nil {
 			c.chown(xdg)
 			t.Cleanup(func() { os.RemoveAll(xdg) })
