@@ -130,6 +130,7 @@ func joinHostPort(ip string, port int64) string {
 type podGraph struct {
 	name    string
 	phase   string
+	ip      string      // the pod's address on a bridge network, if any
 	procs   []graphProc // the pause first
 	volumes []volumeView
 }
@@ -147,7 +148,7 @@ func hostNamespaces() map[string]uint64 {
 }
 
 func buildPodGraph(v inspectView, host map[string]uint64) podGraph {
-	g := podGraph{name: v.Name, phase: v.Phase}
+	g := podGraph{name: v.Name, phase: v.Phase, ip: v.PodIP}
 	if v.Reason != "" {
 		g.phase += " (" + v.Reason + ")"
 	}
@@ -242,9 +243,16 @@ func (p graphProc) title() string {
 	return fmt.Sprintf("container %s (pid %d, %s)", p.name, p.pid, p.state)
 }
 
+func (g podGraph) ipNote() string {
+	if g.ip == "" {
+		return ""
+	}
+	return ", IP " + g.ip
+}
+
 // writeTree prints the pod as an indented tree.
 func writeTree(w io.Writer, g podGraph) {
-	fmt.Fprintf(w, "pod %s (%s)\n", g.name, g.phase)
+	fmt.Fprintf(w, "pod %s (%s)%s\n", g.name, g.phase, g.ipNote())
 	last := len(g.procs) - 1
 	if len(g.volumes) > 0 {
 		last = -1
@@ -309,7 +317,7 @@ func writeDot(w io.Writer, g podGraph) {
 		}
 	}
 
-	fmt.Fprintf(w, "  subgraph cluster_pod {\n    label=%s;\n    style=rounded;\n    color=\"#4a6fa5\";\n", q(fmt.Sprintf("pod %s (%s)", g.name, g.phase)))
+	fmt.Fprintf(w, "  subgraph cluster_pod {\n    label=%s;\n    style=rounded;\n    color=\"#4a6fa5\";\n", q(fmt.Sprintf("pod %s (%s)%s", g.name, g.phase, g.ipNote())))
 	fmt.Fprintf(w, "    subgraph cluster_shared {\n      label=\"namespaces of the pod (held by the pause)\";\n      style=filled;\n      fillcolor=\"#dde8f6\";\n      color=\"#4a6fa5\";\n")
 	for _, n := range podNS {
 		fmt.Fprintf(w, "      %s [shape=ellipse, style=filled, fillcolor=\"#9fc1ea\", label=%s];\n", nsID(n), q(fmt.Sprintf("%s\n%d", n.typ, n.ino)))

@@ -28,6 +28,9 @@ func TestPodGraphSharedAndPrivate(t *testing.T) {
 			Namespaces: map[string]uint64{"user": 11, "net": 12, "ipc": 13, "uts": 14, "pid": 23, "mnt": 24, "cgroup": 7}}},
 	}
 	g := buildPodGraph(v, host)
+	if buildPodGraph(inspectView{Record: v.Record, PodIP: "10.88.0.2"}, host).ipNote() != ", IP 10.88.0.2" {
+		t.Error("the pod IP is not shown")
+	}
 	kinds := func(p graphProc) map[string]string {
 		m := map[string]string{}
 		for _, n := range p.ns {
