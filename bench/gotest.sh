@@ -5,11 +5,11 @@
 # drops to BENCH_USER like startup.sh). Writes bench/results/gotest.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=bench/results
-mkdir -p "$out"
+out=bench/results # as root; the user part (run from a copy in /tmp) writes to BENCH_OUT
 N=${N:-20}
 
 if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$out"
 	user=${BENCH_USER:-sandbox-e2e}
 	work=$(mktemp -d /tmp/sandbox-bench-gotest.XXXXXX)
 	chmod 755 "$work"
@@ -27,6 +27,7 @@ fi
 
 bin=${BENCH_BIN:?set BENCH_BIN to a built sandbox}
 dest=${BENCH_OUT:-$out}
+mkdir -p "$dest"
 mod=$(mktemp -d)
 export GOCACHE="$mod/.cache" GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off
 printf 'module example.com/tiny\n\ngo 1.26\n' > "$mod/go.mod"

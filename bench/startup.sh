@@ -92,7 +92,9 @@ if command -v catatonit >/dev/null; then
 	sleep 0.3
 	child=$(cat /proc/$cpid/task/$cpid/children 2>/dev/null | awk '{print $1}')
 	echo "- catatonit -P: $(pss "${child:-$cpid}")" >> "$dest/startup.md"
-	kill -TERM "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true
+	# unshare --fork blocks SIGTERM while it waits: end catatonit first.
+	[ -n "$child" ] && kill -KILL "$child" 2>/dev/null
+	kill -TERM "$cpid" 2>/dev/null; timeout 10 tail --pid="$cpid" -f /dev/null || kill -KILL "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true
 else
 	echo "- catatonit -P: skipped (apt-get install catatonit)" >> "$dest/startup.md"
 fi
