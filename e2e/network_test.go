@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -206,5 +207,121 @@ func TestHostPortConflict(t *testing.T) {
 		r := c.run(c.writeNetPod(a, b), runOpts{})
 		c.expectCode(r, 125)
 		c.expectStderr(r, "spec.containers[1].ports[0].hostPort", "conflicts with spec.containers[0].ports[0]")
+	})
+}
+
+// bridgeServer answers one UDP datagram "x" with "udp x" and one TCP line
+// "x" with "tcp x" on 0.0.0.0:$PORT (the pod's eth0 included), then exits.
+const bridgeServer = `
+use IO::Socket::INET;
+my $t = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => $ENV{PORT}, Listen => 5, ReuseAddr => 1) or die "tcp: $!\n";
+my $u = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => $ENV{PORT}, Proto => "udp") or die "udp: $!\n";
+$| = 1; print "listening\n";
+my $m; my $from = $u->recv($m, 1500); $u->send("udp $m", 0, $from); print "server got udp $m";
+my $c = $t->accept or die "accept: $!\n"; my $l = <$c>; print $c "tcp $l"; print "server got tcp $l"; close $c;
+`
+
+// Two pods on the bridge reach each other by IP (TCP and UDP); ps and
+// inspect show the pod IP, /etc/hosts has it; the network holder is gone
+// after the last pod (the leak check finds any sandbox process left).
+func TestBridgePodToPod(t *testing.T) {
+	forModes(t, "bridge", func(t *testing.T, c *tcase) {
+		port := testPort()
+		srv := netContainer{container: container{Name: "srv", Command: []string{"perl", "-e", bridgeServer},
+			Env: []envVar{{"PORT", strconv.Itoa(port)}}}}
+		a := c.start(c.writeNetPod(srv), runOpts{flags: []string{"--network", "bridge"}})
+		a.waitOutput("listening", 15*time.Second)
+		row := c.podRow()
+		ip, _ := row["ip"].(string)
+		if !strings.HasPrefix(ip, "10.88.") {
+			t.Fatalf("ps: pod IP %q, want one in 10.88.0.0/16: %v", ip, row)
+		}
+		if got := c.inspectPod()["podIP"]; got != ip {
+			t.Errorf("inspect: podIP %v, want %s", got, ip)
+		}
+
+		nameB := podName("bridgeb", c.m.short)
+		t.Cleanup(func() { c.checkLeaksFor(nameB) })
+		client := bash("cli", `
+grep -E "^10\.88\.[0-9]+\.[0-9]+\s+$NAME$" /etc/hosts || { echo "no pod IP in /etc/hosts"; cat /etc/hosts; exit 7; }
+perl -MIO::Socket::INET -MIO::Select -e '
+	my $u = IO::Socket::INET->new(PeerAddr => $ENV{IP}, PeerPort => $ENV{PORT}, Proto => "udp") or die "udp: $!\n";
+	my $sel = IO::Select->new($u);
+	for (1..5) { $u->send("ping\n"); if ($sel->can_read(1)) { my $m; $u->recv($m, 1500); print "client got: $m"; exit 0 } }
+	die "no UDP answer\n"' || exit 8
+exec 3<>/dev/tcp/$IP/$PORT || exit 9
+echo hello >&3
+read -r reply <&3
+echo "client got: $reply"
+`)
+		client.Env = []envVar{{"IP", ip}, {"PORT", strconv.Itoa(port)}, {"NAME", nameB}}
+		p := netPod{APIVersion: "v1", Kind: "Pod", Metadata: metadata{Name: nameB},
+			Spec: netPodSpec{Containers: []netContainer{{container: client}}, RestartPolicy: "Never", TerminationGracePeriodSeconds: ptr(int64(2))}}
+		data, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb := c.run(c.writeFile("podb.json", data), runOpts{flags: []string{"--network", "bridge"}})
+		c.expectCode(rb, 0)
+		c.expectStdout(rb, "client got: udp ping", "client got: tcp hello")
+		ra := a.wait()
+		c.expectCode(ra, 0)
+		c.expectStdout(ra, "server got udp ping", "server got tcp hello")
+	})
+}
+
+// holderProcs returns the running network holders (comm "sandbox-netholder"
+// is argv[0]; the process runs the sandbox binary).
+func holderProcs(c *tcase) []procInfo {
+	var out []procInfo
+	for _, p := range c.podProcs(c.pod) {
+		if strings.HasPrefix(p.cmdline, "sandbox-netholder") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// kill -9 of a bridge pod's supervisor: its address is reused by the next
+// run, which stops the holder when it ends; after another kill -9,
+// `sandbox gc` stops the holder.
+func TestBridgeSupervisorKilled(t *testing.T) {
+	forModes(t, "brkill", func(t *testing.T, c *tcase) {
+		bridge := runOpts{flags: []string{"--network", "bridge"}}
+		a := c.start(c.write(c.newPod(container{Name: "main", Command: []string{"/bin/sleep", "1000"}})), bridge)
+		c.waitPodProc(a, "sleep", 30*time.Second)
+		ip, _ := c.podRow()["ip"].(string)
+		if ip == "" {
+			t.Fatal("no pod IP in ps")
+		}
+		a.signal(syscall.SIGKILL)
+		a.wait()
+		if len(holderProcs(c)) != 1 {
+			t.Errorf("want the network holder to survive a killed supervisor")
+		}
+
+		r := c.run(c.write(c.newPod(sh("main", `grep "$HOSTNAME" /etc/hosts`))), bridge)
+		c.expectCode(r, 0)
+		c.expectStdout(r, ip+"\t"+c.pod)
+		deadline := time.Now().Add(2 * time.Second)
+		for len(holderProcs(c)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if h := holderProcs(c); len(h) > 0 {
+			t.Errorf("network holder left after the last pod: %s", describeProcs(h))
+		}
+
+		b := c.start(c.write(c.newPod(container{Name: "main", Command: []string{"/bin/sleep", "1000"}})), bridge)
+		c.waitPodProc(b, "sleep", 30*time.Second)
+		b.signal(syscall.SIGKILL)
+		b.wait()
+		c.expectCode(c.sb("gc"), 0)
+		deadline = time.Now().Add(2 * time.Second)
+		for len(holderProcs(c)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if h := holderProcs(c); len(h) > 0 {
+			t.Errorf("network holder left after sandbox gc: %s", describeProcs(h))
+		}
 	})
 }

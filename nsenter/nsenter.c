@@ -27,6 +27,9 @@
  *   netns  Joins the pause's user and network namespaces only, for the
  *          hostPort forwarder's dialler (see run_netns).
  *
+ *   nest   Clones a pod's pause inside the rootless network holder's user
+ *          namespace (see run_nest).
+ *
  *   exec   Joins a running container's namespaces, its mount namespace
  *          included, for `sandbox exec` and lifecycle hooks; the child is
  *          the caller's (CLONE_PARENT) and runs execin's Go code inside.
@@ -344,6 +347,104 @@ static void run_netns(void)
 	/* Return: the Go runtime starts in the pod's network namespace. */
 }
 
+/* ---- nest ------------------------------------------------------------- */
+
+static int write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(data);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, data, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * run_nest creates a pod's pause inside the rootless network holder: it joins
+ * the holder's user and network namespaces (_SANDBOX_PIDFD, _SANDBOX_NSFLAGS),
+ * becomes the holder's root, and clones the pause with _SANDBOX_CLONEFLAGS
+ * (new user, net, ipc, pid, uts namespaces) and CLONE_PARENT, so the pod's
+ * user namespace is a child of the holder's (which is what lets a veth be
+ * moved from the holder into the pod) and the pause is the supervisor's
+ * child. Only a process in the parent user namespace can write the child's
+ * id maps: this one writes _SANDBOX_UIDMAP/_SANDBOX_GIDMAP (holder ids, the
+ * identity of the holder's mapped ranges), then lets the child exec the pause
+ * role. Reports "pid N"; the pause reports "ok" on the same sync fd.
+ */
+static void run_nest(void)
+{
+	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
+	int pidfd = env_int("_SANDBOX_PIDFD", -1);
+	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
+	int cloneflags = env_int("_SANDBOX_CLONEFLAGS", 0);
+	const char *uidmap = getenv("_SANDBOX_UIDMAP");
+	const char *gidmap = getenv("_SANDBOX_GIDMAP");
+	char path[64], fdenv[32], c;
+	int ready[2];
+	pid_t child;
+
+	if (sync_fd < 0 || pidfd < 0 || uidmap == NULL || gidmap == NULL) {
+		errno = EINVAL;
+		fail(sync_fd, "nest: missing _SANDBOX_SYNC_FD, _SANDBOX_PIDFD or id maps");
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(sync_fd, "set non-dumpable");
+	if (setns(pidfd, nsflags) < 0)
+		fail(sync_fd, "setns into the network holder");
+	close(pidfd);
+	if (nsflags & CLONE_NEWUSER) {
+		if (setresgid(0, 0, 0) < 0)
+			fail(sync_fd, "setresgid 0 in the network holder");
+		if (setresuid(0, 0, 0) < 0)
+			fail(sync_fd, "setresuid 0 in the network holder");
+	}
+	/* The child's /proc/PID/{uid,gid}_map belong to root (unwritable for
+	 * us) while it is non-dumpable, and it inherits our dumpability: be
+	 * dumpable for the clone. Nothing of the pod can reach us (we are not
+	 * in its namespaces), and the pause makes itself non-dumpable. */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail(sync_fd, "set dumpable");
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		fail(sync_fd, "pipe");
+	child = (pid_t)syscall(SYS_clone, (unsigned long)cloneflags | CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (child < 0)
+		fail(sync_fd, "clone the pause in the network holder");
+	if (child == 0) {
+		char *argv[] = {"pause", NULL};
+		char *envp[] = {"_SANDBOX_ROLE=pause", fdenv, NULL};
+
+		close(ready[1]);
+		while (read(ready[0], &c, 1) < 0 && errno == EINTR)
+			;
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			fail(sync_fd, "set parent death signal");
+		if (setsid() < 0)
+			fail(sync_fd, "setsid");
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			fail(sync_fd, "become root of the pod's user namespace");
+		snprintf(fdenv, sizeof(fdenv), "_SANDBOX_SYNC_FD=%d", sync_fd);
+		execve("/proc/self/exe", argv, envp);
+		fail(sync_fd, "exec the pause");
+	}
+	close(ready[0]);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)child);
+	if (write_file(path, uidmap) < 0) {
+		kill(child, SIGKILL);
+		fail(sync_fd, "write the pod's uid_map in the network holder");
+	}
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)child);
+	if (write_file(path, gidmap) < 0) {
+		kill(child, SIGKILL);
+		fail(sync_fd, "write the pod's gid_map in the network holder");
+	}
+	report(sync_fd, "pid %d", (int)child);
+	close(ready[1]);
+	_exit(0);
+}
+
 __attribute__((constructor)) static void sandbox_nsenter(void)
 {
 	const char *role = getenv("_SANDBOX_ROLE");
@@ -358,4 +459,6 @@ __attribute__((constructor)) static void sandbox_nsenter(void)
 		run_exec();
 	else if (strcmp(role, "netns") == 0)
 		run_netns();
+	else if (strcmp(role, "nest") == 0)
+		run_nest();
 }

@@ -50,6 +50,16 @@ const (
 	// runtime then runs the hostPort forwarder's dialler (package portfwd)
 	// in the pod's network namespace.
 	RoleNetNS = "netns"
+	// RoleNest clones a pod's pause from inside the network holder's user
+	// and network namespaces (bridge networking, rootless).
+	RoleNest = "nest"
+)
+
+// More environment of the nest role.
+const (
+	EnvCloneFlags = "_SANDBOX_CLONEFLAGS"
+	EnvUIDMap     = "_SANDBOX_UIDMAP"
+	EnvGIDMap     = "_SANDBOX_GIDMAP"
 )
 
 // Role returns the hidden role this process was started in, or "" for a

@@ -101,6 +101,7 @@ func overlaps(a, b netip.Addr) bool {
 // containerPort/protocol declared twice in the pod (the pod shares one
 // network namespace), and host ports whose addresses overlap.
 func checkPorts(probs *problems, p *Pod) {
+	checkNetwork(probs, p)
 	type seen struct {
 		path  string
 		ip    netip.Addr
@@ -150,7 +151,7 @@ func checkPorts(probs *problems, p *Pod) {
 				if port.HostPort == 0 {
 					continue
 				}
-				if p.Spec.HostNetwork && port.HostPort != port.ContainerPort {
+				if p.NetworkMode() == NetworkHost && port.HostPort != port.ContainerPort {
 					probs.addf(ErrInvalid, path+".hostPort", "%d must equal containerPort (%d) with spec.hostNetwork: the container binds the host's port itself", port.HostPort, port.ContainerPort)
 					continue
 				}
@@ -165,6 +166,75 @@ func checkPorts(probs *problems, p *Pod) {
 					hosts = append(hosts, seen{path: path, ip: ip, port: port.HostPort, proto: proto})
 				}
 			}
+		}
+	}
+}
+
+// Annotations that choose the pod's network (the --network and --subnet
+// flags of `sandbox run` set them).
+const (
+	// AnnotationNetwork is "none" (only lo), "bridge" (a pod IP on the
+	// user's bridge) or "host"; spec.hostNetwork: true means host.
+	AnnotationNetwork = "sandbox.podsandbox.dev/network"
+	// AnnotationSubnet is the bridge's subnet, e.g. 10.88.0.0/16: the
+	// gateway is its first address. It must match the running network
+	// holder's.
+	AnnotationSubnet = "sandbox.podsandbox.dev/subnet"
+)
+
+// Network modes.
+const (
+	NetworkNone   = "none"
+	NetworkBridge = "bridge"
+	NetworkHost   = "host"
+	// DefaultNetwork is the mode of a manifest that names none.
+	DefaultNetwork = NetworkNone
+	// DefaultSubnet is the bridge's subnet unless AnnotationSubnet says
+	// otherwise.
+	DefaultSubnet = "10.88.0.0/16"
+)
+
+// NetworkMode returns the pod's network mode: host with spec.hostNetwork,
+// else the annotation, else DefaultNetwork. Call it on a validated pod.
+func (p *Pod) NetworkMode() string {
+	if p.Spec.HostNetwork || p.Metadata.Annotations[AnnotationNetwork] == NetworkHost {
+		return NetworkHost
+	}
+	if m := p.Metadata.Annotations[AnnotationNetwork]; m != "" {
+		return m
+	}
+	return DefaultNetwork
+}
+
+// Subnet returns the bridge subnet (AnnotationSubnet or DefaultSubnet).
+func (p *Pod) Subnet() netip.Prefix {
+	s := p.Metadata.Annotations[AnnotationSubnet]
+	if s == "" {
+		s = DefaultSubnet
+	}
+	pr, _ := netip.ParsePrefix(s)
+	return pr.Masked()
+}
+
+func checkNetwork(probs *problems, p *Pod) {
+	field := "metadata.annotations[" + `"` + AnnotationNetwork + `"]`
+	switch m := p.Metadata.Annotations[AnnotationNetwork]; m {
+	case "", NetworkNone, NetworkBridge:
+		if p.Spec.HostNetwork && m != "" {
+			probs.addf(ErrInvalid, field, "%q contradicts spec.hostNetwork: true", m)
+		}
+	case NetworkHost:
+	default:
+		probs.addf(ErrInvalid, field, "%q is not a network mode: none, bridge or host", m)
+	}
+	if s, ok := p.Metadata.Annotations[AnnotationSubnet]; ok {
+		field := "metadata.annotations[" + `"` + AnnotationSubnet + `"]`
+		pr, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil:
+			probs.addf(ErrInvalid, field, "%q is not a subnet such as %s", s, DefaultSubnet)
+		case !pr.Addr().Is4() || pr.Bits() < 8 || pr.Bits() > 29:
+			probs.addf(ErrInvalid, field, "%q: must be IPv4 with a prefix length of 8 to 29", s)
 		}
 	}
 }

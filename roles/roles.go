@@ -10,8 +10,11 @@
 package roles
 
 import (
+	"os"
+
 	"github.com/podsandbox/sandbox/containerinit"
 	"github.com/podsandbox/sandbox/execin"
+	"github.com/podsandbox/sandbox/netsetup"
 	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/portfwd"
 )
@@ -23,6 +26,9 @@ func init() {
 	case nsenter.RoleExec:
 		execin.ChildMain() // never returns: sandbox exec, lifecycle hooks
 	case nsenter.RoleNetNS:
+		if os.Getenv(netsetup.EnvJob) != "" {
+			netsetup.JobMain() // never returns: bridge and veth set-up in the network holder
+		}
 		portfwd.HelperMain() // never returns: the hostPort dialler
 	}
 }

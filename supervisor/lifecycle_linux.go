@@ -69,6 +69,7 @@ func (s *sandbox) teardown() error {
 	if s.pausePidfd != nil {
 		s.pausePidfd.Close()
 	}
+	s.releaseBridge() // bridge_linux.go: the pod's veth went with its netns
 	// Output pipes reach EOF once every process holding them is dead.
 	s.copiers.Wait()
 	s.mu.Lock()

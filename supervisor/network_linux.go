@@ -6,8 +6,31 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podsandbox/sandbox/pod"
 	"github.com/podsandbox/sandbox/portfwd"
 )
+
+// setupNetwork runs before the pause exists: the bridge's holder and the
+// pod's address (bridge mode), then the hostPort listeners.
+func (s *sandbox) setupNetwork() error {
+	if s.pod.NetworkMode() == pod.NetworkBridge {
+		if err := s.setupBridge(); err != nil { // bridge_linux.go
+			return err
+		}
+	}
+	return s.openHostPorts()
+}
+
+// startNetwork runs once the pause holds the pod's namespaces, before any
+// container starts: eth0 on the bridge, then the hostPort dialler.
+func (s *sandbox) startNetwork() error {
+	if s.bridge != nil {
+		if err := s.attachBridge(); err != nil {
+			return err
+		}
+	}
+	return s.startPortForwarder()
+}
 
 // openHostPorts binds the pod's hostPorts in the host's network namespace
 // before the pause exists: a port in use or a privileged port fails the pod

@@ -41,7 +41,7 @@ func addAdhocFlags(cmd *cobra.Command, f *adhocFlags) {
 	fl.StringArrayVar(&f.env, "env", nil, "with -- CMD: set K=V in the command's environment")
 	fl.BoolVar(&f.envHost, "env-host", false, "with -- CMD: pass the caller's whole environment")
 	fl.BoolVar(&f.keepID, "keep-id", false, "with -- CMD: run as your own uid/gid inside instead of root")
-	fl.StringVar(&f.network, "network", "none", "with -- CMD: none (only lo) or host")
+	fl.StringVar(&f.network, "network", "none", "none (only lo), bridge (an IP on the user's bridge sbx0) or host; default none (for a manifest: its "+pod.AnnotationNetwork+" annotation, else none)")
 	fl.StringVar(&f.hostname, "hostname", "", "with -- CMD: hostname inside (default: the sandbox's name)")
 	fl.StringVar(&f.name, "name", "", "with -- CMD: name of the sandbox (default: run-<random>)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "with -- CMD: stop the command after this long (SIGTERM, --grace, SIGKILL; exit 124)")
@@ -75,9 +75,9 @@ func adhocPod(f *adhocFlags, argv []string) (*pod.Pod, error) {
 	case "host":
 		p.Spec.HostNetwork = true
 	case "bridge":
-		return nil, errors.New("--network bridge: pod networking is not available yet; use none or host")
+		p.Metadata.Annotations = map[string]string{pod.AnnotationNetwork: pod.NetworkBridge}
 	default:
-		return nil, fmt.Errorf("--network %q: must be none or host", f.network)
+		return nil, fmt.Errorf("--network %q: must be none, bridge or host", f.network)
 	}
 	c := pod.Container{Name: "main", Image: "host", Command: argv, WorkingDir: cwd}
 	mount := func(src, dst string, readOnly bool) {

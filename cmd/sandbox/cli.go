@@ -97,6 +97,8 @@ type runFlags struct {
 	strict       bool
 	cgroupParent string
 	pidsLimit    int64
+	// network and subnet: --network (when given) and --subnet, network.go.
+	network, subnet string
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -130,6 +132,9 @@ executed; 127 command not found; 128+N killed by signal N.`,
 			return cobra.ExactArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("network") {
+				f.network = adhoc.network // network.go
+			}
 			if cmd.ArgsLenAtDash() == 0 {
 				return runAdhoc(g, &f, &adhoc, args)
 			}
@@ -144,6 +149,7 @@ executed; 127 command not found; 128+N killed by signal N.`,
 	cmd.Flags().BoolVar(&f.explain, "explain", false, "narrate each system-level step (namespaces, id maps, setns, cgroups, exec) with its time on stderr")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support, and resource limits it cannot enforce, as errors")
 	cmd.Flags().StringVar(&f.cgroupParent, "cgroup-parent", "", "cgroup path (as in /proc/self/cgroup) below which the pod's cgroup is created (default: the cgroup sandbox runs in)")
+	cmd.Flags().StringVar(&f.subnet, "subnet", "", "the bridge's subnet (default "+pod.DefaultSubnet+"; every pod of a user shares one bridge); sets the "+pod.AnnotationSubnet+" annotation")
 	cmd.Flags().Int64Var(&f.pidsLimit, "pids-limit", 0, "the pod's pids limit; caps the "+pod.AnnotationPidsLimit+" annotation (0: none)")
 	return cmd
 }
@@ -151,6 +157,9 @@ executed; 127 command not found; 128+N killed by signal N.`,
 func runPod(g *globalFlags, f *runFlags, path string) error {
 	log := logger(g)
 	p, warnings, err := pod.Load(path)
+	if err == nil {
+		err = applyNetworkFlags(p, f.network, f.subnet) // network.go
+	}
 	if err != nil {
 		return &exitError{code: supervisor.ExitSandboxFailed, err: err}
 	}

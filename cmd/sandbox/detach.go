@@ -78,6 +78,9 @@ func runDetach(g *globalFlags, f *runFlags, d *detachFlags, path string) error {
 	if f.strict {
 		args = append(args, "--strict")
 	}
+	if f.network != "" || f.subnet != "" { // network.go
+		args = append(args, "--network="+f.network, "--subnet="+f.subnet)
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       append([]string{"sandbox"}, append(args, "-")...),
@@ -123,6 +126,9 @@ func runDetach(g *globalFlags, f *runFlags, d *detachFlags, path string) error {
 // loadPod loads, defaults and validates a manifest as `run` does.
 func loadPod(g *globalFlags, f *runFlags, path string) (*pod.Pod, error) {
 	p, warnings, err := pod.Load(path)
+	if err == nil {
+		err = applyNetworkFlags(p, f.network, f.subnet) // network.go
+	}
 	if err != nil {
 		return nil, &exitError{code: supervisor.ExitSandboxFailed, err: err}
 	}

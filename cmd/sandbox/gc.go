@@ -9,6 +9,7 @@ import (
 
 	"github.com/podsandbox/sandbox/cgroup"
 	"github.com/podsandbox/sandbox/internal/state"
+	"github.com/podsandbox/sandbox/supervisor"
 )
 
 func newGCCommand(g *globalFlags) *cobra.Command {
@@ -46,6 +47,10 @@ sandbox command is working on. Prints one line per pod removed.`,
 				if line != "" {
 					fmt.Println(line)
 				}
+			}
+			// The bridge's network holder, when no pod uses it any more.
+			if err := supervisor.CleanupNetwork(base); err != nil {
+				logger(g).Warn(err.Error())
 			}
 			return firstErr
 		},

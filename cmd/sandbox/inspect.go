@@ -83,7 +83,7 @@ type mountView struct {
 
 func inspect(base string, rec state.Record) inspectView {
 	v := inspectView{Record: rec, StateDir: filepath.Join(base, rec.Name),
-		SupervisorAlive: alive(rec.Supervisor), PauseAlive: alive(rec.Pause)}
+		SupervisorAlive: alive(rec.Supervisor), PauseAlive: alive(rec.Pause), PodIP: rec.PodIP}
 	resources := manifestResources(rec)
 	for _, c := range rec.Containers {
 		cv := containerView{ContainerStatus: c, Limits: resources[c.Name]}

@@ -83,7 +83,7 @@ type podSummary struct {
 }
 
 func summarize(rec state.Record) podSummary {
-	s := podSummary{Name: rec.Name, Status: rec.Phase, Reason: rec.Reason, Created: rec.Created, Detached: rec.Detached}
+	s := podSummary{Name: rec.Name, Status: rec.Phase, Reason: rec.Reason, Created: rec.Created, Detached: rec.Detached, IP: rec.PodIP}
 	for _, c := range rec.Containers {
 		s.Restarts += c.Restarts
 		if c.Init {

@@ -1,0 +1,474 @@
+package supervisor
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/internal/idmap"
+	"github.com/podsandbox/sandbox/internal/state"
+	"github.com/podsandbox/sandbox/netsetup"
+	"github.com/podsandbox/sandbox/nsenter"
+)
+
+// Bridge networking. One network holder per user (per state base): a
+// process holding a network namespace with the bridge sbx0 (rootless, also a
+// user namespace with the same id map as pods). Rootless, every pod's pause
+// is cloned from inside the holder's user namespace (nsenter role nest), so
+// the holder's root has CAP_NET_ADMIN over the pod's network namespace and
+// can create the pod's veth end directly in it. As root the pause is created
+// as usual and the holder is a network namespace only; the bridge is never
+// in the host's network namespace.
+//
+// Files in <state base>-net/: holder.lock (flock LOCK_EX while the holder is
+// started, stopped, or an address is leased), users.lock (LOCK_SH held by
+// every supervisor with a bridge pod, so the last one out can tell by
+// LOCK_EX|LOCK_NB and stop the holder; a killed supervisor's lock goes with
+// it), holder.json (the holder's identity and subnet) and leases/<ip> (the
+// supervisor owning the address; reclaimed when it is dead).
+
+type bridgeNet struct {
+	dir     string
+	subnet  netip.Prefix
+	gateway netip.Addr
+	ip      netip.Addr
+	lease   string
+	users   *os.File // LOCK_SH for the pod's lifetime
+	holder  holderRecord
+	pidfd   *os.File // of the holder
+	nested  bool     // rootless: the pause is cloned inside the holder
+}
+
+type holderRecord struct {
+	Process state.Process `json:"process"`
+	Subnet  string        `json:"subnet"`
+	UserNS  bool          `json:"userns"`
+}
+
+type leaseRecord struct {
+	Pod        string        `json:"pod"`
+	Supervisor state.Process `json:"supervisor"`
+}
+
+func netDir(stateDir string) string {
+	base := filepath.Dir(stateDir)
+	return base + "-net"
+}
+
+func lockFile(path string, how int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// setupBridge makes sure the holder runs and leases the pod's address; it
+// runs before the pause exists.
+func (s *sandbox) setupBridge() error {
+	if s.opts.KeepID {
+		return errors.New("--network bridge cannot be combined with --keep-id")
+	}
+	b := &bridgeNet{dir: netDir(s.state.Dir), subnet: s.pod.Subnet()}
+	b.gateway = b.subnet.Addr().Next()
+	b.nested = os.Geteuid() != 0
+	if err := os.MkdirAll(filepath.Join(b.dir, "leases"), 0o700); err != nil {
+		return fmt.Errorf("network state: %w", err)
+	}
+	glock, err := lockFile(filepath.Join(b.dir, "holder.lock"), unix.LOCK_EX)
+	if err != nil {
+		return fmt.Errorf("network state: %w", err)
+	}
+	defer glock.Close()
+	if b.users, err = lockFile(filepath.Join(b.dir, "users.lock"), unix.LOCK_SH); err != nil {
+		return fmt.Errorf("network state: %w", err)
+	}
+	s.bridge = b // from here on, releaseBridge undoes what was done
+	var rec holderRecord
+	if data, err := os.ReadFile(filepath.Join(b.dir, "holder.json")); err == nil && json.Unmarshal(data, &rec) == nil && rec.Process.Alive() {
+		if rec.Subnet != b.subnet.String() {
+			return fmt.Errorf("--network bridge: the network holder (pid %d) runs subnet %s, this pod asks for %s: every pod of a user shares one bridge", rec.Process.PID, rec.Subnet, b.subnet)
+		}
+		b.holder = rec
+	} else if err := s.startHolder(b); err != nil {
+		return err
+	}
+	fd, err := unix.PidfdOpen(b.holder.Process.PID, 0)
+	if err != nil {
+		return fmt.Errorf("network holder: %w", err)
+	}
+	b.pidfd = os.NewFile(uintptr(fd), "holder-pidfd")
+	if !b.holder.Process.Alive() {
+		return errors.New("network holder exited")
+	}
+	return s.leaseAddress(b)
+}
+
+// startHolder starts the network holder (the pause program: it holds its
+// namespaces and does nothing) in a session of its own and without a
+// parent-death signal, so it outlives this supervisor while other pods use
+// it, then creates the bridge in it.
+func (s *sandbox) startHolder(b *bridgeNet) error {
+	os.RemoveAll(filepath.Join(b.dir, "leases"))
+	if err := os.Mkdir(filepath.Join(b.dir, "leases"), 0o700); err != nil {
+		return fmt.Errorf("network state: %w", err)
+	}
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer syncR.Close()
+	waitR, waitW, err := os.Pipe()
+	if err != nil {
+		syncW.Close()
+		return err
+	}
+	defer waitW.Close()
+	flags := uintptr(unix.CLONE_NEWNET)
+	if s.plan.userns && b.nested {
+		flags |= unix.CLONE_NEWUSER
+	}
+	cmd := &exec.Cmd{
+		Path:        s.opts.Exe,
+		Args:        []string{"sandbox-netholder"},
+		Env:         []string{nsenter.EnvRole + "=" + nsenter.RolePause, nsenter.EnvSyncFD + "=3", nsenter.EnvWaitFD + "=4"},
+		Dir:         "/",
+		ExtraFiles:  []*os.File{syncW, waitR},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Cloneflags: flags},
+	}
+	err = cmd.Start()
+	syncW.Close()
+	waitR.Close()
+	if err != nil {
+		return fmt.Errorf("start the network holder: %w%s", err, usernsHint(err))
+	}
+	go cmd.Wait() // reap it if it ends while we run
+	kill := func(err error) error {
+		cmd.Process.Kill()
+		return err
+	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		if err := idmap.Apply(cmd.Process.Pid, s.plan.mapping); err != nil {
+			return kill(fmt.Errorf("network holder: write id maps: %w", err))
+		}
+	}
+	waitW.Close()
+	if _, err := nsenter.ReadReport(syncR); err != nil {
+		return kill(fmt.Errorf("start the network holder: %w", err))
+	}
+	id, err := state.Identify(cmd.Process.Pid)
+	if err != nil {
+		return kill(err)
+	}
+	b.holder = holderRecord{Process: id, Subnet: b.subnet.String(), UserNS: flags&unix.CLONE_NEWUSER != 0}
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if err != nil {
+		return kill(err)
+	}
+	pidfd := os.NewFile(uintptr(fd), "holder-pidfd")
+	defer pidfd.Close()
+	gw := netip.PrefixFrom(b.gateway, b.subnet.Bits())
+	if err := runNetJob(s.opts.Exe, pidfd, b.holder.UserNS, "bridge", gw.String()); err != nil {
+		return kill(fmt.Errorf("network holder: %w", err))
+	}
+	data, _ := json.Marshal(b.holder)
+	if err := os.WriteFile(filepath.Join(b.dir, "holder.json"), data, 0o600); err != nil {
+		return kill(err)
+	}
+	s.opts.Explain(fmt.Sprintf("network holder: clone(%s): pid %d, bridge %s %s", cloneFlagNames(flags), id.PID, netsetup.BridgeName, gw))
+	return nil
+}
+
+// runNetJob runs a netsetup job in the holder's namespaces (nsenter role
+// netns) and waits for it.
+func runNetJob(exe string, holderPidfd *os.File, userns bool, job string, args ...string) error {
+	nsflags := unix.CLONE_NEWNET
+	if userns {
+		nsflags |= unix.CLONE_NEWUSER
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer errR.Close()
+	cmd := &exec.Cmd{
+		Path: exe,
+		Args: append([]string{"sandbox-net"}, args...),
+		Env: []string{
+			nsenter.EnvRole + "=" + nsenter.RoleNetNS,
+			nsenter.EnvSyncFD + "=2",
+			nsenter.EnvPidFD + "=3",
+			nsenter.EnvNSFlags + "=" + strconv.Itoa(nsflags),
+			netsetup.EnvJob + "=" + job,
+			"GOMAXPROCS=1",
+		},
+		Dir:         "/",
+		Stderr:      errW,
+		ExtraFiles:  []*os.File{holderPidfd},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if err := cmd.Start(); err != nil {
+		errW.Close()
+		return err
+	}
+	errW.Close()
+	buf := make([]byte, 4096)
+	n, _ := errR.Read(buf)
+	if err := cmd.Wait(); err != nil {
+		msg := strings.TrimSpace(string(buf[:n]))
+		msg = strings.TrimPrefix(msg, "error ")
+		return fmt.Errorf("%s: %s", job, msg)
+	}
+	return nil
+}
+
+// leaseAddress takes the lowest free address of the subnet after the
+// gateway (called with holder.lock held). A lease whose supervisor is dead
+// is free.
+func (s *sandbox) leaseAddress(b *bridgeNet) error {
+	self, err := state.Identify(os.Getpid())
+	if err != nil {
+		return err
+	}
+	data, _ := json.Marshal(leaseRecord{Pod: s.pod.Metadata.Name, Supervisor: self})
+	last := lastAddr(b.subnet)
+	for ip := b.gateway.Next(); ip.IsValid() && ip.Less(last); ip = ip.Next() {
+		path := filepath.Join(b.dir, "leases", ip.String())
+		if old, err := os.ReadFile(path); err == nil {
+			var lr leaseRecord
+			if json.Unmarshal(old, &lr) == nil && lr.Supervisor.Alive() {
+				continue
+			}
+			os.Remove(path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			continue
+		}
+		_, werr := f.Write(data)
+		f.Close()
+		if werr != nil {
+			os.Remove(path)
+			return werr
+		}
+		b.ip, b.lease = ip, path
+		return nil
+	}
+	return fmt.Errorf("--network bridge: no free address left in %s", b.subnet)
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(a[:]) | (1<<(32-p.Bits()) - 1)
+	binary.BigEndian.PutUint32(a[:], v)
+	return netip.AddrFrom4(a) // the broadcast address, never leased
+}
+
+// hostEnd names the holder's end of the pod's veth after its address.
+func hostEnd(ip netip.Addr) string {
+	a := ip.As4()
+	return fmt.Sprintf("sbx%08x", binary.BigEndian.Uint32(a[:]))
+}
+
+// attachBridge gives the pod eth0 with its address, once the pause exists.
+func (s *sandbox) attachBridge() error {
+	b := s.bridge
+	addr := netip.PrefixFrom(b.ip, b.subnet.Bits())
+	if err := runNetJob(s.opts.Exe, b.pidfd, b.holder.UserNS, "attach", strconv.Itoa(s.pausePID), hostEnd(b.ip), addr.String(), b.gateway.String()); err != nil {
+		return fmt.Errorf("--network bridge: %w", err)
+	}
+	s.updatePod(func(r *state.Record) { r.PodIP = b.ip.String() })
+	s.opts.Explain(fmt.Sprintf("bridge: veth %s on %s in the network holder, eth0 %s in the pod, default route via %s", hostEnd(b.ip), netsetup.BridgeName, addr, b.gateway))
+	return nil
+}
+
+// startNestedPause clones the pause from inside the holder's user and network
+// namespaces (nsenter role nest). Like startPause, the goroutine that starts
+// it stays locked to its thread while the pause lives: its parent-death
+// signal is tied to that thread.
+func (s *sandbox) startNestedPause() error {
+	b := s.bridge
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start pause: %w", err)
+	}
+	defer syncR.Close()
+	flags := unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS
+	identity := func(rs []idmap.Range) string {
+		var lines []string
+		for _, r := range rs {
+			lines = append(lines, fmt.Sprintf("%d %d %d", r.ContainerID, r.ContainerID, r.Size))
+		}
+		return strings.Join(lines, "\n") + "\n"
+	}
+	cmd := &exec.Cmd{
+		Path: s.opts.Exe,
+		Args: []string{"pause"},
+		Env: []string{
+			nsenter.EnvRole + "=" + nsenter.RoleNest,
+			nsenter.EnvSyncFD + "=3",
+			nsenter.EnvPidFD + "=4",
+			nsenter.EnvNSFlags + "=" + strconv.Itoa(unix.CLONE_NEWUSER|unix.CLONE_NEWNET),
+			nsenter.EnvCloneFlags + "=" + strconv.Itoa(flags),
+			nsenter.EnvUIDMap + "=" + identity(s.plan.mapping.UIDs),
+			nsenter.EnvGIDMap + "=" + identity(s.plan.mapping.GIDs),
+		},
+		Dir:        "/",
+		ExtraFiles: []*os.File{syncW, b.pidfd},
+	}
+	started, pidCh := make(chan error, 1), make(chan int, 1)
+	s.pauseDone = make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			s.pauseDone <- err
+			return
+		}
+		started <- nil
+		cmd.Wait()
+		pid, ok := <-pidCh
+		if !ok {
+			s.pauseDone <- errors.New("never started")
+			return
+		}
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(pid, &ws, 0, nil)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		switch {
+		case ws.Signaled():
+			s.pauseDone <- fmt.Errorf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
+		default:
+			s.pauseDone <- fmt.Errorf("exited with status %d", ws.ExitStatus())
+		}
+	}()
+	err = <-started
+	syncW.Close()
+	if err != nil {
+		close(pidCh)
+		return fmt.Errorf("start pause: %w", err)
+	}
+	rep, err := nsenter.ReadReport(syncR)
+	if rep.PID <= 0 {
+		close(pidCh)
+		if err == nil {
+			err = errors.New("no pid reported")
+		}
+		return fmt.Errorf("start pause in the network holder: %w", err)
+	}
+	pidCh <- rep.PID
+	proc, ferr := os.FindProcess(rep.PID)
+	if ferr != nil {
+		return ferr
+	}
+	s.pause, s.pausePID = &exec.Cmd{Process: proc}, rep.PID
+	if err != nil {
+		return fmt.Errorf("start pause in the network holder: %w", err)
+	}
+	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
+		return err
+	}
+	fd, err := unix.PidfdOpen(s.pausePID, 0)
+	if err != nil {
+		return fmt.Errorf("start pause: pidfd: %w", err)
+	}
+	s.pausePidfd = os.NewFile(uintptr(fd), "pause-pidfd")
+	if id, err := state.Identify(s.pausePID); err == nil {
+		s.record.Pause = id
+	}
+	s.opts.Explain(fmt.Sprintf("pause: setns(pidfd of the network holder, CLONE_NEWUSER|CLONE_NEWNET), clone(%s|CLONE_PARENT) + exec: pid %d; id maps written from the holder: uid %v, gid %v",
+		cloneFlagNames(uintptr(flags)), s.pausePID, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
+	return nil
+}
+
+// releaseBridge frees the pod's address and, when no other pod uses the
+// bridge, stops the holder. It runs after the pause is dead (its veth went
+// with its network namespace).
+func (s *sandbox) releaseBridge() {
+	b := s.bridge
+	if b == nil {
+		return
+	}
+	s.bridge = nil
+	if b.pidfd != nil {
+		b.pidfd.Close()
+	}
+	if b.lease != "" {
+		os.Remove(b.lease)
+	}
+	if b.users != nil {
+		b.users.Close()
+	}
+	if err := stopIdleHolder(b.dir); err != nil {
+		s.opts.Warn(err.Error())
+	}
+}
+
+// stopIdleHolder stops the network holder of dir when no supervisor holds
+// users.lock. It is what the last pod, `sandbox gc` and a failed start
+// call.
+func stopIdleHolder(dir string) error {
+	glock, err := lockFile(filepath.Join(dir, "holder.lock"), unix.LOCK_EX)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("network state: %w", err)
+	}
+	defer glock.Close()
+	users, err := lockFile(filepath.Join(dir, "users.lock"), unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return nil // another pod still uses the bridge
+	}
+	defer users.Close()
+	var rec holderRecord
+	if data, err := os.ReadFile(filepath.Join(dir, "holder.json")); err == nil && json.Unmarshal(data, &rec) == nil && rec.Process.Alive() {
+		if fd, err := unix.PidfdOpen(rec.Process.PID, 0); err == nil {
+			if rec.Process.Alive() { // the pidfd refers to the recorded process
+				unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			}
+			// Wait until it is gone (or a zombie of another parent).
+			deadline := time.Now().Add(2 * time.Second)
+			for time.Now().Before(deadline) && !processExiting(rec.Process.PID) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			unix.Close(fd)
+		}
+	}
+	os.Remove(filepath.Join(dir, "holder.json"))
+	os.RemoveAll(filepath.Join(dir, "leases"))
+	return nil
+}
+
+// CleanupNetwork stops the network holder under the state base when no pod
+// uses it any more (after supervisors were killed); for `sandbox gc`.
+func CleanupNetwork(base string) error {
+	return stopIdleHolder(base + "-net")
+}
