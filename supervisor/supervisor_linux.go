@@ -646,6 +646,11 @@ func (s *sandbox) supervise(c *pod.Container, isInit bool) outcome {
 			return outcome{name: c.Name, code: code}
 		default:
 		}
+		if processExiting(s.pausePID) {
+			// The pod's sandbox died and took this container with it:
+			// nothing to restart into (collect reports the death).
+			return outcome{name: c.Name, code: code}
+		}
 		restart := policy == pod.RestartAlways || (policy == pod.RestartOnFailure && code != 0)
 		if !restart {
 			return outcome{name: c.Name, code: code}
