@@ -206,3 +206,17 @@ func TestGoTestExec(t *testing.T) {
 		})
 	}
 }
+
+// run -- CMD --memory puts the command in a memory-limited cgroup leaf where
+// cgroups allow (root on v1 here), and warns naming the limit otherwise.
+func TestRunCommandMemoryLimit(t *testing.T) {
+	forModes(t, "adhoc-mem", func(t *testing.T, c *tcase) {
+		r := c.adhoc([]string{"--memory", "32Mi"}, []string{"sh", "-c", "grep :memory: /proc/self/cgroup"}, runOpts{dir: c.workDir()})
+		c.expectCode(r, 0)
+		if c.m.isRoot() {
+			c.expectStdout(r, "/sandbox-"+c.pod+"/main")
+			return
+		}
+		c.expectStderr(r, "resource limits not enforced", "limits.memory")
+	})
+}

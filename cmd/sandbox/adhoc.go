@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/podsandbox/sandbox/pod"
 	"github.com/podsandbox/sandbox/supervisor"
@@ -31,6 +32,7 @@ type adhocFlags struct {
 	envHost, keepID            bool
 	network, hostname, name    string
 	timeout, grace             time.Duration
+	memory, cpus               string
 }
 
 func addAdhocFlags(cmd *cobra.Command, f *adhocFlags) {
@@ -44,6 +46,8 @@ func addAdhocFlags(cmd *cobra.Command, f *adhocFlags) {
 	fl.StringVar(&f.network, "network", "none", "none (only lo), bridge (an IP on the user's bridge sbx0) or host; default none (for a manifest: its "+pod.AnnotationNetwork+" annotation, else none)")
 	fl.StringVar(&f.hostname, "hostname", "", "with -- CMD: hostname inside (default: the sandbox's name)")
 	fl.StringVar(&f.name, "name", "", "with -- CMD: name of the sandbox (default: run-<random>)")
+	fl.StringVar(&f.memory, "memory", "", "with -- CMD: memory limit (a Kubernetes quantity: 256Mi, 1G) where cgroups allow; use --pids-limit for processes")
+	fl.StringVar(&f.cpus, "cpus", "", "with -- CMD: CPU limit (a Kubernetes quantity: 500m, 2) where cgroups allow")
 	fl.DurationVar(&f.timeout, "timeout", 0, "with -- CMD: stop the command after this long (SIGTERM, --grace, SIGKILL; exit 124)")
 	fl.DurationVar(&f.grace, "grace", 10*time.Second, "with -- CMD: time between SIGTERM and SIGKILL when stopping")
 }
@@ -117,6 +121,19 @@ func adhocPod(f *adhocFlags, argv []string) (*pod.Pod, error) {
 	if f.keepID {
 		uid, gid := int64(os.Geteuid()), int64(os.Getegid())
 		c.SecurityContext.RunAsUser, c.SecurityContext.RunAsGroup = &uid, &gid
+	}
+	for name, value := range map[string]string{"memory": f.memory, "cpu": f.cpus} {
+		if value == "" {
+			continue
+		}
+		q, err := resource.ParseQuantity(value)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: %w", map[string]string{"memory": "memory", "cpu": "cpus"}[name], value, err)
+		}
+		if c.Resources.Limits == nil {
+			c.Resources.Limits = pod.ResourceList{}
+		}
+		c.Resources.Limits[name] = q
 	}
 	c.Env = adhocEnv(f)
 	p.Spec.Containers = []pod.Container{c}
