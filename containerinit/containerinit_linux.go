@@ -104,12 +104,18 @@ func Main() {
 	// host's (CVE-2019-5736). execve resets the flag for the workload.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	openExplain() // explain_linux.go: sandbox run --explain only
-	errFD, cfgFD := fdFromEnv(EnvErrorFD), fdFromEnv(EnvConfigFD)
-	errPipe := os.NewFile(uintptr(errFD), "error-pipe")
-	err := run(cfgFD)
+	errPipe := FileFromEnv(EnvErrorFD, "error-pipe")
+	err := run(fdFromEnv(EnvConfigFD))
 	if errors.Is(err, errHelperDone) {
 		os.Exit(0)
 	}
+	ExitWithFailure(errPipe, "sandbox init", err)
+}
+
+// ExitWithFailure reports err, which kept the workload from starting, as a
+// Failure (JSON) on errPipe, or on stderr prefixed with who when there is
+// no pipe, and exits with the failure's code (125 unless err is a Failure).
+func ExitWithFailure(errPipe *os.File, who string, err error) {
 	var f *Failure
 	if !errors.As(err, &f) {
 		f = &Failure{Code: ExitSetupFailed, Message: err.Error()}
@@ -118,9 +124,19 @@ func Main() {
 		data, _ := json.Marshal(f)
 		errPipe.Write(data)
 	} else {
-		fmt.Fprintln(os.Stderr, "sandbox init:", f.Message)
+		fmt.Fprintln(os.Stderr, who+":", f.Message)
 	}
 	os.Exit(f.Code)
+}
+
+// FileFromEnv is the inherited descriptor (3 or above) that environment
+// variable env names, or nil.
+func FileFromEnv(env, name string) *os.File {
+	fd := fdFromEnv(env)
+	if fd < 0 {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), name)
 }
 
 func fdFromEnv(name string) int {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"syscall"
 
@@ -22,31 +21,12 @@ func ChildMain() {
 	// Capabilities, the bounding set and securebits are per thread: do
 	// everything, up to execve, on this one.
 	runtime.LockOSThread()
-	errPipe := fdFile(EnvErrorFD, "error-pipe")
-	err := child()
-	var f *Failure
-	if !errors.As(err, &f) {
-		f = &Failure{Code: ExitSetupFailed, Message: err.Error()}
-	}
-	if errPipe != nil {
-		data, _ := json.Marshal(f)
-		errPipe.Write(data)
-	} else {
-		fmt.Fprintln(os.Stderr, "sandbox exec:", f.Message)
-	}
-	os.Exit(f.Code)
-}
-
-func fdFile(env, name string) *os.File {
-	var fd int
-	if _, err := fmt.Sscanf(os.Getenv(env), "%d", &fd); err != nil || fd < 3 {
-		return nil
-	}
-	return os.NewFile(uintptr(fd), name)
+	errPipe := containerinit.FileFromEnv(EnvErrorFD, "error-pipe")
+	containerinit.ExitWithFailure(errPipe, "sandbox exec", child())
 }
 
 func child() error {
-	cfgFile := fdFile(EnvConfigFD, "config")
+	cfgFile := containerinit.FileFromEnv(EnvConfigFD, "config")
 	if cfgFile == nil {
 		return fmt.Errorf("exec: %s not set", EnvConfigFD)
 	}
@@ -103,7 +83,7 @@ func child() error {
 // command's stdio, and sends the master to the caller over the console
 // socket.
 func setupTerminal(spec *Spec) error {
-	sock := fdFile(EnvConsoleFD, "console")
+	sock := containerinit.FileFromEnv(EnvConsoleFD, "console")
 	if sock == nil {
 		return fmt.Errorf("exec: %s not set", EnvConsoleFD)
 	}

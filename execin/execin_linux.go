@@ -39,9 +39,9 @@ const (
 // Exit codes of a command that could not be started (podman's convention,
 // as for containers).
 const (
-	ExitSetupFailed   = 125
-	ExitCannotExecute = 126
-	ExitNotFound      = 127
+	ExitSetupFailed   = containerinit.ExitSetupFailed
+	ExitCannotExecute = containerinit.ExitCannotExecute
+	ExitNotFound      = containerinit.ExitNotFound
 )
 
 // ErrNotRunning is returned when the target process is gone.
@@ -117,33 +117,19 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 	if err != nil {
 		return nil, err
 	}
+	pipes, err := nsenter.NewPipes()
+	if err != nil {
+		return nil, err
+	}
+	defer pipes.Close()
 	var closers []*os.File
 	defer func() {
 		for _, f := range closers {
 			f.Close()
 		}
 	}()
-	pipe := func() (r, w *os.File, err error) {
-		r, w, err = os.Pipe()
-		if err == nil {
-			closers = append(closers, r, w)
-		}
-		return r, w, err
-	}
-	syncR, syncW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	cfgR, cfgW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
 	// ExtraFiles: 3 sync, 4 pidfd, 5 config, 6 error pipe, 7 console socket.
-	extra := []*os.File{syncW, pidfd, cfgR, errW}
+	extra := []*os.File{pipes.SyncW, pidfd, pipes.ConfigR, pipes.ErrW}
 	env := []string{
 		nsenter.EnvRole + "=" + nsenter.RoleExec,
 		nsenter.EnvSyncFD + "=3",
@@ -186,28 +172,17 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec: start helper: %w", err)
 	}
-	for _, f := range []*os.File{syncW, cfgR, errW} {
-		f.Close()
+	pipes.Started()
+	rep, err := pipes.Await(cmd)
+	if err != nil {
+		if pidGone(pidfd) {
+			return nil, fmt.Errorf("%w: %v", ErrNotRunning, err)
+		}
+		return nil, fmt.Errorf("join the container: %w", err)
 	}
-	rep, rerr := nsenter.ReadReport(syncR)
-	werr := cmd.Wait() // the helper exits once it has cloned
 	abort := func(err error) (*Process, error) {
-		if rep.PID > 0 {
-			// Our child (CLONE_PARENT) and not yet reaped: the PID is its.
-			unix.Kill(rep.PID, unix.SIGKILL)
-			var ws unix.WaitStatus
-			unix.Wait4(rep.PID, &ws, 0, nil)
-		}
+		nsenter.KillChild(rep.PID)
 		return nil, err
-	}
-	if rerr != nil {
-		if errors.Is(rerr, nsenter.ErrSetup) && pidGone(pidfd) {
-			return abort(fmt.Errorf("%w: %v", ErrNotRunning, rerr))
-		}
-		return abort(fmt.Errorf("join the container: %w", rerr))
-	}
-	if werr != nil {
-		return abort(fmt.Errorf("join the container: %w", werr))
 	}
 	proc, err := os.FindProcess(rep.PID)
 	if err != nil {
@@ -217,17 +192,17 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 	if err != nil {
 		return abort(fmt.Errorf("encode exec config: %w", err))
 	}
-	if _, err := cfgW.Write(cfg); err != nil {
+	if _, err := pipes.ConfigW.Write(cfg); err != nil {
 		return abort(fmt.Errorf("send exec config: %w", err))
 	}
-	cfgW.Close()
+	pipes.ConfigW.Close()
 	p := &Process{PID: rep.PID, proc: proc}
 	if spec.TTY {
 		// The child closes its end when it execs or fails: no hang.
 		consoleChildClose(closers)
 		master, err := recvFD(consoleHost)
 		if err != nil {
-			if ferr := readFailure(errR); ferr != nil {
+			if ferr := readFailure(pipes.ErrR); ferr != nil {
 				p.Wait()
 				return nil, ferr
 			}
@@ -236,7 +211,7 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 		}
 		p.Console = master
 	}
-	if ferr := readFailure(errR); ferr != nil {
+	if ferr := readFailure(pipes.ErrR); ferr != nil {
 		if p.Console != nil {
 			p.Console.Close()
 		}

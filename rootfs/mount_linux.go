@@ -114,13 +114,5 @@ func mountFS(target int, fstype string, attrs int, params ...fsParam) (int, erro
 	return fd, nil
 }
 
-func closeAll(fds ...int) {
-	for _, fd := range fds {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}
-}
-
 // isPerm reports whether err is a permission refusal (EPERM or EACCES) from the kernel.
 func isPerm(err error) bool { return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) }

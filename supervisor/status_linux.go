@@ -98,8 +98,7 @@ func terminated(code int, reason, message string) func(*state.ContainerStatus) {
 func running(id state.Process, restarts int) func(*state.ContainerStatus) {
 	return func(cs *state.ContainerStatus) {
 		cs.State, cs.Process, cs.Restarts, cs.StartedAt = state.StateRunning, id, restarts, time.Now().UTC()
-		cs.ExitCode, cs.Reason, cs.Message = 0, "", ""
-		cs.Namespaces = namespaces(id.PID)
+		cs.ExitCode, cs.Reason, cs.Message, cs.Namespaces = 0, "", "", nil
 	}
 }
 

@@ -724,18 +724,11 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		}
 		return r, w, err
 	}
-	syncR, syncW, err := pipe()
+	pipes, err := nsenter.NewPipes()
 	if err != nil {
 		return nil, err
 	}
-	cfgR, cfgW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
+	defer pipes.Close()
 	nsflags := unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
 	if !s.plan.hostNetwork {
 		nsflags |= unix.CLONE_NEWNET
@@ -773,7 +766,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			"GOGC=off",
 		},
 		Dir:        "/",
-		ExtraFiles: append([]*os.File{syncW, s.pausePidfd, cfgR, errW}, s.volumeFiles()...), // 7+: volumes_linux.go
+		ExtraFiles: append([]*os.File{pipes.SyncW, s.pausePidfd, pipes.ConfigR, pipes.ErrW}, s.volumeFiles()...), // 7+: volumes_linux.go
 	}
 	initExplain := s.explainInit(cmd, c.Name, pipe) // --explain only: explain_linux.go
 	started, err := s.connectOutput(cmd, c, pipe)
@@ -784,43 +777,35 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	initExplain.started(s.opts.Explain)
-	// Our copies of the child's ends must go, or EOF never comes.
-	for _, f := range []*os.File{syncW, cfgR, errW} {
-		f.Close()
-	}
-	closers = []*os.File{syncR, cfgW, errR}
+	pipes.Started()
+	// The output and explain pipes now belong to the goroutines that read
+	// them until EOF.
+	closers = nil
 	started()
 
 	// The container process waits for its config: until it is sent, the
 	// process is in the pod's namespaces but has run nothing of its own,
 	// which is when it is placed in its cgroup.
-	rep, rerr := nsenter.ReadReport(syncR)
-	werr := cmd.Wait() // the intermediate exits as soon as it has cloned
+	rep, err := pipes.Await(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("join pod namespaces: %w", err)
+	}
 	abort := func(err error) (*os.Process, error) {
-		if rep.PID > 0 {
-			unix.Kill(rep.PID, unix.SIGKILL)
-			reap(rep.PID)
-		}
+		nsenter.KillChild(rep.PID)
 		return nil, err
-	}
-	if rerr != nil {
-		return abort(rerr)
-	}
-	if werr != nil {
-		return abort(fmt.Errorf("join pod namespaces: %w", werr))
 	}
 	s.opts.Explain(fmt.Sprintf("container %s: setns(pidfd of pause, %s), clone(CLONE_PARENT): pid %d; unshare(CLONE_NEWNS)", c.Name, cloneFlagNames(uintptr(nsflags)), rep.PID))
 	if err := s.placeContainer(c, rep.PID); err != nil {
 		return abort(err)
 	}
 	s.explainCgroup("container "+c.Name, c.Name, rep.PID)
-	if _, err := cfgW.Write(cfg); err != nil {
+	if _, err := pipes.ConfigW.Write(cfg); err != nil {
 		return abort(fmt.Errorf("send container config: %w", err))
 	}
-	cfgW.Close()
+	pipes.ConfigW.Close()
 	proc, err := os.FindProcess(rep.PID)
 	if err != nil {
-		return nil, fmt.Errorf("container process %d: %w", rep.PID, err)
+		return abort(fmt.Errorf("container process %d: %w", rep.PID, err))
 	}
 	s.setRunning(c.Name, proc)
 	select {
@@ -836,8 +821,11 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	}
 	s.updateStatus(c.Name, running(id, restarts))
 	// The error pipe closes on exec; anything written is a start failure.
-	failure, err := io.ReadAll(io.LimitReader(errR, 1<<20))
+	failure, err := io.ReadAll(io.LimitReader(pipes.ErrR, 1<<20))
 	if err != nil {
+		proc.Kill()
+		proc.Wait()
+		s.setRunning(c.Name, nil)
 		return nil, fmt.Errorf("read container start status: %w", err)
 	}
 	if len(failure) > 0 {
@@ -849,11 +837,14 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		close(s.podReady) // hostname and lo are set: the others may start
 	}
 	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
-	// Again now that it exec'd: the init is non-dumpable, and its
-	// /proc/PID/ns may not have been readable when it was marked running.
-	s.updateStatus(c.Name, func(cs *state.ContainerStatus) { cs.Namespaces = namespaces(rep.PID) })
+	// Read once it exec'd: before, the init is non-dumpable and its
+	// /proc/PID/ns may not be readable.
+	ns := namespaces(rep.PID)
+	s.updateStatus(c.Name, func(cs *state.ContainerStatus) { cs.Namespaces = ns })
 	initExplain.wait()
-	s.opts.Explain(fmt.Sprintf("container %s: exec %q: namespaces %s", c.Name, cfgArgv0(c), formatNamespaces(namespaces(rep.PID))))
+	if s.opts.explaining {
+		s.opts.Explain(fmt.Sprintf("container %s: exec %q: namespaces %s", c.Name, cfgArgv0(c), formatNamespaces(ns)))
+	}
 	s.afterStart(c, proc) // postStart hook; readiness
 	return proc, nil
 }
@@ -875,9 +866,4 @@ func (s *sandbox) claimPodSetup() (*containerinit.PodSetup, error) {
 	case <-s.stopping:
 		return nil, errors.New("pod is stopping")
 	}
-}
-
-func reap(pid int) {
-	var ws unix.WaitStatus
-	unix.Wait4(pid, &ws, 0, nil)
 }

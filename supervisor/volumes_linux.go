@@ -298,24 +298,11 @@ func (s *sandbox) runVolumeHelper(helperCfg *containerinit.Config, nfds int) ([]
 	mine, theirs := os.NewFile(uintptr(pair[0]), "volume-socket"), os.NewFile(uintptr(pair[1]), "volume-socket")
 	defer mine.Close()
 	defer theirs.Close()
-	syncR, syncW, err := os.Pipe()
+	pipes, err := nsenter.NewPipes()
 	if err != nil {
 		return nil, err
 	}
-	defer syncR.Close()
-	defer syncW.Close()
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer cfgR.Close()
-	defer cfgW.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer errR.Close()
-	defer errW.Close()
+	defer pipes.Close()
 
 	nsflags := unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
 	if s.plan.userns {
@@ -337,41 +324,30 @@ func (s *sandbox) runVolumeHelper(helperCfg *containerinit.Config, nfds int) ([]
 		Dir: "/",
 		// Stdout and stderr stay /dev/null: a pipe would make cmd.Wait wait for the helper itself (its
 		// grandchild, which holds the pipe), and failures come back on the error pipe.
-		ExtraFiles:  []*os.File{syncW, s.pausePidfd, cfgR, errW, theirs},
+		ExtraFiles:  []*os.File{pipes.SyncW, s.pausePidfd, pipes.ConfigR, pipes.ErrW, theirs},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start volume helper: %w", err)
 	}
-	syncW.Close()
-	cfgR.Close()
-	errW.Close()
+	pipes.Started()
 	theirs.Close()
-	rep, rerr := nsenter.ReadReport(syncR)
-	werr := cmd.Wait()
-	defer func() {
-		if rep.PID > 0 {
-			unix.Kill(rep.PID, unix.SIGKILL)
-			reap(rep.PID)
-		}
-	}()
-	if rerr != nil {
-		return nil, rerr
+	rep, err := pipes.Await(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("volume helper: join pod namespaces: %w", err)
 	}
-	if werr != nil {
-		return nil, fmt.Errorf("volume helper: join pod namespaces: %w", werr)
-	}
+	defer nsenter.KillChild(rep.PID)
 	cfg, err := json.Marshal(helperCfg)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cfgW.Write(cfg); err != nil {
+	if _, err := pipes.ConfigW.Write(cfg); err != nil {
 		return nil, fmt.Errorf("volume helper: send config: %w", err)
 	}
-	cfgW.Close()
+	pipes.ConfigW.Close()
 	if nfds == 0 {
 		// A cleanup: the helper exits when done; anything on the error pipe is its failure.
-		failure, _ := io.ReadAll(io.LimitReader(errR, 1<<20))
+		failure, _ := io.ReadAll(io.LimitReader(pipes.ErrR, 1<<20))
 		if len(failure) > 0 {
 			return nil, parseFailure(failure)
 		}
@@ -381,7 +357,7 @@ func (s *sandbox) runVolumeHelper(helperCfg *containerinit.Config, nfds int) ([]
 	buf, oob := make([]byte, 16), make([]byte, unix.CmsgSpace(4*len(tmpfs)))
 	n, oobn, _, _, err := unix.Recvmsg(int(mine.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil || n == 0 {
-		failure, _ := io.ReadAll(io.LimitReader(errR, 1<<20))
+		failure, _ := io.ReadAll(io.LimitReader(pipes.ErrR, 1<<20))
 		if len(failure) > 0 {
 			return nil, parseFailure(failure)
 		}

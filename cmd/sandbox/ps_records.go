@@ -116,3 +116,22 @@ func alive(p state.Process) bool {
 	st := s[i+2]
 	return st != 'Z' && st != 'X'
 }
+
+// forEachPod runs do for every named pod, printing the name of each one
+// done; it goes on after a failure, logs all but the first, and returns the
+// first (the exit code).
+func forEachPod(g *globalFlags, names []string, do func(name string) error) error {
+	var firstErr error
+	for _, name := range names {
+		if err := do(name); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			} else {
+				logger(g).Error(err.Error())
+			}
+			continue
+		}
+		fmt.Println(name)
+	}
+	return firstErr
+}

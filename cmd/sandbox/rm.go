@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -35,19 +34,7 @@ is killed.`,
 			if err != nil {
 				return err
 			}
-			var firstErr error
-			for _, name := range args {
-				if err := rmOne(g, base, name, force, seconds); err != nil {
-					if firstErr == nil {
-						firstErr = err
-					} else {
-						logger(g).Error(err.Error())
-					}
-					continue
-				}
-				fmt.Println(name)
-			}
-			return firstErr
+			return forEachPod(g, args, func(name string) error { return rmOne(g, base, name, force, seconds) })
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop a running pod first")

@@ -46,19 +46,7 @@ state directory, which it reads when SIGTERM arrives.`,
 			if err != nil {
 				return err
 			}
-			var firstErr error
-			for _, name := range args {
-				if err := stopOne(g, base, name, seconds); err != nil {
-					if firstErr == nil {
-						firstErr = err
-					} else {
-						logger(g).Error(err.Error())
-					}
-					continue
-				}
-				fmt.Println(name)
-			}
-			return firstErr
+			return forEachPod(g, args, func(name string) error { return stopOne(g, base, name, seconds) })
 		},
 	}
 	cmd.Flags().Int64VarP(&seconds, "time", "t", 0, "grace period in seconds (default: the pod's terminationGracePeriodSeconds)")
