@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -56,6 +57,11 @@ type Config struct {
 	// Security is applied right before exec; nil leaves the init's
 	// credentials (root in the pod, every capability) as they are.
 	Security *Security `json:"security,omitempty"`
+	// BecomeRoot: the init joined the pod's user namespace keeping its host
+	// ids (possibly before the namespace had id maps: see nsenter.c, join)
+	// and takes uid and gid 0 of the namespace before anything else. Unset
+	// in keep-id mode and without a user namespace.
+	BecomeRoot bool `json:"becomeRoot,omitempty"`
 	// MakeTmpfs turns the init into a volume helper: instead of running a
 	// workload it creates these tmpfs instances as detached mounts and
 	// sends their descriptors, in order, on the socket EnvVolumeFD names,
@@ -161,6 +167,11 @@ func run(cfgFD int) error {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fmt.Errorf("decode container config: %w", err)
 	}
+	if cfg.BecomeRoot {
+		if err := becomeRoot(); err != nil {
+			return err
+		}
+	}
 	if len(cfg.MakeTmpfs) > 0 {
 		return makeTmpfs(cfg.MakeTmpfs, fdFromEnv(EnvVolumeFD))
 	}
@@ -211,6 +222,28 @@ func run(cfgFD int) error {
 	}
 	err = unix.Exec(path, cfg.Argv, cfg.Env)
 	return ExecFailure(cfg.Argv[0], err)
+}
+
+// becomeRoot takes uid and gid 0 of the user namespace the init joined. As
+// host root in a pod with hostUsers: false, the ids setns kept are unmapped
+// inside and every file created would fail with EOVERFLOW; rootless, the
+// invoking user's ids already map to 0 and this changes nothing. setgroups
+// is denied in a namespace mapped without newgidmap (EPERM): fine, the
+// groups are then the caller's and stay. syscall's calls apply to every
+// thread of the process.
+func becomeRoot() error {
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresgid 0 in the pod's user namespace: %w", err)
+	}
+	if err := syscall.Setgroups(nil); err != nil && !errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("setgroups in the pod's user namespace: %w", err)
+	}
+	if err := syscall.Setresuid(0, 0, 0); err != nil {
+		return fmt.Errorf("setresuid 0 in the pod's user namespace: %w", err)
+	}
+	// A change of ids may have made the process dumpable again (see Main).
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	return nil
 }
 
 // enterWorkingDir changes to dir inside the new root and checks where it

@@ -191,7 +191,6 @@ static void run_join(void)
 	int pidfd = env_int("_SANDBOX_PIDFD", -1);
 	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
 	int newpid = env_int("_SANDBOX_NEWPID", 0);
-	int keep_ids = env_int("_SANDBOX_KEEP_IDS", 0);
 	pid_t child;
 
 	if (sync_fd < 0 || pidfd < 0) {
@@ -203,18 +202,14 @@ static void run_join(void)
 	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
 		fail(sync_fd, "setns");
 	close(pidfd);
-	/* setns(2) into a user namespace keeps our ids: as host root (pod with
-	 * hostUsers: false) they are unmapped inside and every file we create
-	 * fails with EOVERFLOW. Become the namespace's root. Rootless, our id
-	 * already maps to 0 and this changes nothing; setgroups is denied there. */
-	if ((nsflags & CLONE_NEWUSER) && !keep_ids) {
-		if (setresgid(0, 0, 0) < 0)
-			fail(sync_fd, "setresgid 0 in the pod's user namespace");
-		if (setgroups(0, NULL) < 0 && errno != EPERM)
-			fail(sync_fd, "setgroups in the pod's user namespace");
-		if (setresuid(0, 0, 0) < 0)
-			fail(sync_fd, "setresuid 0 in the pod's user namespace");
-	}
+	/* setns(2) into a user namespace keeps our ids. We do not become the
+	 * namespace's root here: the supervisor starts this re-execution while
+	 * newuidmap/newgidmap are still writing the pod's id maps, so that the
+	 * exec and the Go runtime start of the container init overlap them.
+	 * setns needs no map (it gives every capability in the namespace),
+	 * setresuid(0) does. The init takes uid/gid 0 once its config arrives,
+	 * which the supervisor sends only after the maps exist
+	 * (containerinit.Config.BecomeRoot). */
 	/* A container with a PID namespace of its own (shareProcessNamespace:
 	 * false) does not join the pause's: unshare(CLONE_NEWPID) after
 	 * setns into another PID namespace is EINVAL. Its PID namespace is then
@@ -245,7 +240,6 @@ static void run_join(void)
 	unsetenv("_SANDBOX_PIDFD");
 	unsetenv("_SANDBOX_NSFLAGS");
 	unsetenv("_SANDBOX_NEWPID");
-	unsetenv("_SANDBOX_KEEP_IDS");
 	/* Return: the Go runtime starts here, inside the pod. */
 }
 

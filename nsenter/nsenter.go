@@ -29,10 +29,6 @@ const (
 	EnvPidFD   = "_SANDBOX_PIDFD"
 	EnvNSFlags = "_SANDBOX_NSFLAGS"
 	EnvNewPID  = "_SANDBOX_NEWPID"
-	// EnvKeepIDs=1 keeps the caller's uid and gid after joining a user
-	// namespace (keep-id mode maps them to themselves) instead of becoming
-	// the namespace's root.
-	EnvKeepIDs = "_SANDBOX_KEEP_IDS"
 )
 
 // Roles selected by EnvRole.

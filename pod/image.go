@@ -4,6 +4,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // ImageKind says where a container's root filesystem comes from.
@@ -98,7 +99,9 @@ const supportedImageForms = `use "host" (or no image) for the host root filesyst
 
 // referenceRE is the distribution reference grammar (docker/distribution
 // reference.ReferenceRegexp), without the 255-character name limit check.
-var referenceRE = func() *regexp.Regexp {
+// Compiled on first use: package init runs in every re-execution of the
+// binary (pause aside), and this regexp alone cost 0.2 ms of it.
+var referenceRE = sync.OnceValue(func() *regexp.Regexp {
 	const (
 		domainComponent = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
 		domain          = `(?:` + domainComponent + `(?:\.` + domainComponent + `)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?`
@@ -107,7 +110,7 @@ var referenceRE = func() *regexp.Regexp {
 		digest          = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
 	)
 	return regexp.MustCompile(`^(?:` + domain + `/)?` + component + `(?:/` + component + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
-}()
+})
 
 // ParseImage parses a container image reference in the containers-image
 // transport syntax. A directory path must be absolute and clean (path.Clean
@@ -136,7 +139,7 @@ func ParseImage(ref string) (Image, error) {
 	if !docker && strings.Contains(ref, "://") {
 		return Image{}, fieldErrorf(ErrImageNotSupported, "", "%q: unknown transport: %s", ref, supportedImageForms)
 	}
-	if len(r) > 512 || !referenceRE.MatchString(r) {
+	if len(r) > 512 || !referenceRE().MatchString(r) {
 		return Image{}, fieldErrorf(ErrInvalid, "", "%q is not a valid image reference (lowercase repository, optional registry host, :tag and @digest): %s", ref, supportedImageForms)
 	}
 	return Image{Kind: ImageRegistry, Ref: r}, nil

@@ -5,15 +5,17 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
+// Compiled on first use, not at package init (see referenceRE).
 var (
 	// podNameRE: metadata.name becomes a directory name and a cgroup name,
 	// so no '/', no NUL, no leading '.', no upper case (cf. runc validateID,
 	// Kubernetes DNS-1123 subdomain).
-	podNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
+	podNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`) })
 	// dnsLabelRE: a DNS-1123 label, for container names and spec.hostname.
-	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsLabelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`) })
 )
 
 // Validate checks the whole pod and returns every problem found, as the
@@ -59,7 +61,7 @@ func checkPodName(probs *problems, name string) {
 		probs.addf(ErrInvalid, field, "required")
 	case len(name) > MaxNameLength:
 		probs.addf(ErrInvalid, field, "%d characters, must be 1 to %d", len(name), MaxNameLength)
-	case !podNameRE.MatchString(name): // also refuses "." and ".."
+	case !podNameRE().MatchString(name): // also refuses "." and ".."
 		probs.addf(ErrInvalid, field, "%q is invalid: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (it names the pod's state directory and cgroup)", name)
 	}
 }
@@ -120,7 +122,7 @@ func checkContainerName(probs *problems, field, name string) {
 		probs.addf(ErrInvalid, field, "required")
 	case len(name) > MaxNameLength:
 		probs.addf(ErrInvalid, field, "%d characters, must be 1 to %d", len(name), MaxNameLength)
-	case !dnsLabelRE.MatchString(name):
+	case !dnsLabelRE().MatchString(name):
 		probs.addf(ErrInvalid, field, "%q is invalid: use lowercase letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label)", name)
 	}
 }
@@ -244,7 +246,7 @@ func checkHostname(probs *problems, hostname, podName string) {
 	case hostname == "" || hostname == podName:
 	case len(hostname) > MaxNameLength:
 		probs.addf(ErrInvalid, field, "%d characters, must be 1 to %d", len(hostname), MaxNameLength)
-	case !dnsLabelRE.MatchString(hostname):
+	case !dnsLabelRE().MatchString(hostname):
 		probs.addf(ErrInvalid, field, "%q is invalid: use lowercase letters, digits and '-', starting and ending with a letter or digit (an RFC 1123 label)", hostname)
 	}
 }

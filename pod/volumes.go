@@ -167,7 +167,7 @@ func checkVolumeName(probs *problems, field, name string) {
 		probs.addf(ErrInvalid, field, "required")
 	case len(name) > MaxNameLength:
 		probs.addf(ErrInvalid, field, "%d characters, must be 1 to %d", len(name), MaxNameLength)
-	case !dnsLabelRE.MatchString(name):
+	case !dnsLabelRE().MatchString(name):
 		probs.addf(ErrInvalid, field, "%q is invalid: use lowercase letters, digits and '-', starting and ending with a letter or digit (it names a directory in the pod's state)", name)
 	}
 }
@@ -343,7 +343,7 @@ func isHostsName(h string) bool {
 		return false
 	}
 	for _, label := range strings.Split(h, ".") {
-		if len(label) > 63 || !dnsLabelRE.MatchString(label) {
+		if len(label) > 63 || !dnsLabelRE().MatchString(label) {
 			return false
 		}
 	}

@@ -28,6 +28,7 @@ func (s *sandbox) containerConfig(c *pod.Container, setup *containerinit.PodSetu
 		WorkingDir: c.WorkingDir,
 		Pod:        setup,
 		Security:   initSecurity(sec),
+		BecomeRoot: s.plan.userns && !s.opts.KeepID,
 	}
 	if im := s.plan.images[c.Name]; im != nil { // image_linux.go
 		if err := applyImageConfig(&cfg, c, sec, im); err != nil {

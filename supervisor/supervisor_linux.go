@@ -242,7 +242,7 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 		return ExitSandboxFailed, err
 	}
 	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
-		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{}),
+		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{}), pauseReady: make(chan struct{}),
 		planWarnings: planWarnings}
 	fwdCtx, stopForwarding := context.WithCancel(context.Background())
 	go s.forwardSignals(fwdCtx)
@@ -302,6 +302,15 @@ type sandbox struct {
 	// pauseKilled is set before the supervisor itself kills the pause.
 	pauseKilled atomic.Bool
 	pauseDone   chan error
+	// pauseSync and pauseWait are the pause's start pipes between
+	// startPause and finishPause (nil for a pause nested in the network
+	// holder, which is ready when startPause returns).
+	pauseSync, pauseWait *os.File
+	// pauseReady is closed once the pause is ready, its id maps written and
+	// the pod's network attached: a container's init may be started
+	// before (its exec and Go runtime start overlap the id mapping), but
+	// gets its config only after.
+	pauseReady chan struct{}
 
 	mu      sync.Mutex
 	running map[string]*os.Process
@@ -369,7 +378,20 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	if err := s.startPause(); err != nil {
 		return ExitSandboxFailed, err
 	}
-	if err := s.startNetwork(); err != nil { // eth0 on the bridge, hostPort dialler
+	defer s.closePausePipes()
+	// The containers that run first start now: their re-execution, setns
+	// and Go runtime start overlap newuidmap/newgidmap; each waits for
+	// pauseReady before it gets its config.
+	early, nEarly := s.startFirstContainers()
+	err = s.finishPause()
+	if err == nil {
+		err = s.startNetwork() // eth0 on the bridge, hostPort dialler
+	}
+	if err != nil {
+		s.stop()
+		for range nEarly {
+			<-early
+		}
 		return ExitSandboxFailed, err
 	}
 	s.updatePod(func(r *state.Record) {
@@ -377,22 +399,55 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		r.Namespaces = namespaces(s.pausePID)
 	})
 	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(s.record.Namespaces))
+	close(s.pauseReady)
 
 	// Init containers: one after another, each to success.
 	for i := range s.pod.Spec.InitContainers {
-		c := &s.pod.Spec.InitContainers[i]
-		res := make(chan outcome, 1)
-		go func() { res <- s.supervise(c, true) }()
+		res := early
+		if i > 0 || res == nil {
+			c := &s.pod.Spec.InitContainers[i]
+			res = make(chan outcome, 1)
+			go func() { res <- s.supervise(c, true) }()
+		}
 		if code, err := s.collect(ctx, res, 1); err != nil || code != 0 {
 			return code, err
 		}
 	}
-	results := make(chan outcome, len(s.pod.Spec.Containers))
-	for i := range s.pod.Spec.Containers {
-		c := &s.pod.Spec.Containers[i]
-		go func() { results <- s.supervise(c, false) }()
+	results := early
+	if len(s.pod.Spec.InitContainers) > 0 || results == nil {
+		results = s.superviseAll(s.pod.Spec.Containers)
 	}
 	return s.collect(ctx, results, len(s.pod.Spec.Containers))
+}
+
+// startFirstContainers starts supervising the containers that run first —
+// the first init container, or every app container of a pod without init
+// containers — before the pause is ready, and returns the channel of their
+// outcomes and how many there are. A pod with Memory emptyDir volumes starts
+// nothing early: their tmpfs descriptors, passed to every container init,
+// are made by a helper inside the ready pod.
+func (s *sandbox) startFirstContainers() (chan outcome, int) {
+	if s.needsVolumeHelper() {
+		return nil, 0
+	}
+	if len(s.pod.Spec.InitContainers) > 0 {
+		c := &s.pod.Spec.InitContainers[0]
+		res := make(chan outcome, 1)
+		go func() { res <- s.supervise(c, true) }()
+		return res, 1
+	}
+	return s.superviseAll(s.pod.Spec.Containers), len(s.pod.Spec.Containers)
+}
+
+// superviseAll supervises containers concurrently; their outcomes arrive on
+// the returned channel.
+func (s *sandbox) superviseAll(containers []pod.Container) chan outcome {
+	results := make(chan outcome, len(containers))
+	for i := range containers {
+		c := &containers[i]
+		go func() { results <- s.supervise(c, false) }()
+	}
+	return results
 }
 
 // collect waits for pending containers to end for good and returns the
@@ -491,25 +546,26 @@ func (s *sandbox) allContainers() []pod.Container {
 	return append(append([]pod.Container(nil), s.pod.Spec.InitContainers...), s.pod.Spec.Containers...)
 }
 
-// startPause starts the pod's PID 1 with the new namespaces. The goroutine
+// startPause clones the pod's PID 1 with the new namespaces and execs it;
+// finishPause writes its id maps and waits until it is ready. The goroutine
 // that starts it stays locked to its OS thread until the pause exits,
 // because the pause's parent-death signal fires when that *thread* exits
 // (golang/go#27505), and Go may retire idle threads of unlocked goroutines.
 func (s *sandbox) startPause() error {
+	if s.bridge != nil && s.bridge.nested {
+		return s.startNestedPause() // bridge_linux.go
+	}
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start pause: %w", err)
 	}
-	defer syncR.Close()
 	waitR, waitW, err := os.Pipe()
 	if err != nil {
+		syncR.Close()
 		syncW.Close()
 		return fmt.Errorf("start pause: %w", err)
 	}
-	defer waitW.Close()
-	if s.bridge != nil && s.bridge.nested {
-		return s.startNestedPause() // bridge_linux.go
-	}
+	s.pauseSync, s.pauseWait = syncR, waitW // closed by closePausePipes
 	flags := uintptr(unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
 	if !s.plan.hostNetwork {
 		flags |= unix.CLONE_NEWNET
@@ -569,6 +625,16 @@ func (s *sandbox) startPause() error {
 		s.record.Pause = id
 	}
 	s.opts.Explain(fmt.Sprintf("pause: clone(%s) + exec: pid %d", cloneFlagNames(flags), s.pausePID))
+	return nil
+}
+
+// finishPause writes the id maps of the pod's user namespace (only a
+// process outside it can, after clone) and waits for the pause's report.
+func (s *sandbox) finishPause() error {
+	if s.pauseSync == nil {
+		return nil // nested in the network holder: ready already
+	}
+	defer s.closePausePipes()
 	if s.plan.userns {
 		if err := idmap.Apply(s.pausePID, s.plan.mapping); err != nil {
 			return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
@@ -579,11 +645,21 @@ func (s *sandbox) startPause() error {
 		}
 		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 	}
-	waitW.Close() // maps written: the pause may make itself non-dumpable
-	if _, err := nsenter.ReadReport(syncR); err != nil {
+	s.pauseWait.Close() // maps written: the pause may make itself non-dumpable
+	if _, err := nsenter.ReadReport(s.pauseSync); err != nil {
 		return fmt.Errorf("start pause: %w", err)
 	}
 	return nil
+}
+
+// closePausePipes closes what is left of the pause's start pipes.
+func (s *sandbox) closePausePipes() {
+	for _, f := range []**os.File{&s.pauseSync, &s.pauseWait} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
+	}
 }
 
 // usernsHint explains the usual reason clone(CLONE_NEWUSER) is refused.
@@ -703,14 +779,6 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		return nil, errors.New("pod is stopping")
 	default:
 	}
-	setup, err := s.claimPodSetup()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := s.containerConfig(c, setup)
-	if err != nil {
-		return nil, err
-	}
 	var closers []*os.File
 	defer func() {
 		for _, f := range closers {
@@ -723,6 +791,13 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			closers = append(closers, r, w)
 		}
 		return r, w, err
+	}
+	if s.needsVolumeHelper() {
+		// The Memory emptyDir descriptors are passed at exec: make them
+		// first (the pod is ready: startFirstContainers started nothing).
+		if err := s.prepareVolumes(); err != nil {
+			return nil, err
+		}
 	}
 	pipes, err := nsenter.NewPipes()
 	if err != nil {
@@ -742,10 +817,6 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	} else {
 		newpid = "1"
 	}
-	keepIDs := "0"
-	if s.opts.KeepID {
-		keepIDs = "1"
-	}
 	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
@@ -756,7 +827,6 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			nsenter.EnvPidFD + "=4",
 			nsenter.EnvNSFlags + "=" + strconv.Itoa(nsflags),
 			nsenter.EnvNewPID + "=" + newpid,
-			nsenter.EnvKeepIDs + "=" + keepIDs,
 			containerinit.EnvConfigFD + "=5",
 			containerinit.EnvErrorFD + "=6",
 			// The init lives for milliseconds: one P and no GC make the Go
@@ -793,6 +863,19 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	abort := func(err error) (*os.Process, error) {
 		nsenter.KillChild(rep.PID)
 		return nil, err
+	}
+	select {
+	case <-s.pauseReady:
+	case <-s.stopping:
+		return abort(errors.New("pod is stopping"))
+	}
+	setup, err := s.claimPodSetup()
+	if err != nil {
+		return abort(err)
+	}
+	cfg, err := s.containerConfig(c, setup)
+	if err != nil {
+		return abort(err)
 	}
 	s.opts.Explain(fmt.Sprintf("container %s: setns(pidfd of pause, %s), clone(CLONE_PARENT): pid %d; unshare(CLONE_NEWNS)", c.Name, cloneFlagNames(uintptr(nsflags)), rep.PID))
 	if err := s.placeContainer(c, rep.PID); err != nil {

@@ -337,6 +337,7 @@ func (s *sandbox) runVolumeHelper(helperCfg *containerinit.Config, nfds int) ([]
 		return nil, fmt.Errorf("volume helper: join pod namespaces: %w", err)
 	}
 	defer nsenter.KillChild(rep.PID)
+	helperCfg.BecomeRoot = s.plan.userns
 	cfg, err := json.Marshal(helperCfg)
 	if err != nil {
 		return nil, err
@@ -386,6 +387,17 @@ func (s *sandbox) runVolumeHelper(helperCfg *containerinit.Config, nfds int) ([]
 
 // volumeFiles are the descriptors every container init inherits from fd volumeFDBase on.
 func (s *sandbox) volumeFiles() []*os.File { return s.vols.files }
+
+// needsVolumeHelper reports whether the pod has Memory emptyDir volumes,
+// whose tmpfs instances a helper inside the ready pod creates.
+func (s *sandbox) needsVolumeHelper() bool {
+	for _, v := range s.pod.Spec.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.Medium == pod.StorageMediumMemory {
+			return true
+		}
+	}
+	return false
+}
 
 // volumeBinds returns the binds of container c: its volumeMounts in order, then the pod files (unless the
 // container mounts something at the same place).

@@ -81,10 +81,13 @@ func readSubordinate(path, user string, id int) (Range, error) {
 // which the kernel requires of an unprivileged writer of gid_map.
 func Apply(pid int, m Mapping) error {
 	if m.UseHelpers && os.Geteuid() != 0 {
-		if err := runHelper("newuidmap", pid, m.UIDs); err != nil {
-			return err
-		}
-		return runHelper("newgidmap", pid, m.GIDs)
+		// The two setuid helpers are independent and each costs a few
+		// milliseconds (a setuid exec, PAM-free but with secure-mode
+		// dynamic loading): run them at once.
+		gidErr := make(chan error, 1)
+		go func() { gidErr <- runHelper("newgidmap", pid, m.GIDs) }()
+		uidErr := runHelper("newuidmap", pid, m.UIDs)
+		return errors.Join(uidErr, <-gidErr)
 	}
 	proc := "/proc/" + strconv.Itoa(pid)
 	if os.Geteuid() != 0 {
