@@ -200,3 +200,27 @@ func TestStaleStateWithRecycledPIDIsNotSignalled(t *testing.T) {
 		}
 	})
 }
+
+// A failure to write the id maps comes after the containers that run first
+// were started (their joins overlap newuidmap): they are stopped, the pod
+// fails with 125 naming the helper, and nothing is left. newuidmap is found
+// in PATH, so a failing one earlier in PATH stands in for a broken setuid
+// helper or /etc/subuid.
+func TestIDMapFailureStopsEarlyContainers(t *testing.T) {
+	onlyMode(t, "rootless-subuid", "idmapfail", func(t *testing.T, c *tcase) {
+		bin := filepath.Join(c.dir, "fakebin")
+		if err := os.Mkdir(bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		script := "#!/bin/sh\necho 'newuidmap: e2e simulated failure' >&2\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(bin, "newuidmap"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := c.run(c.write(c.newPod(sleeper("first"), sleeper("second"))), runOpts{env: []string{"PATH=" + bin + ":" + hostPath}})
+		c.expectCode(r, 125)
+		c.expectStderr(r, "write id maps", "e2e simulated failure")
+		if left := c.waitNoPodProcs(c.pod, 2*time.Second); len(left) > 0 {
+			t.Errorf("pod processes left after the failed id mapping:\n%s", describeProcs(left))
+		}
+	})
+}
