@@ -198,6 +198,9 @@ func isTerminal(f *os.File) bool {
 func runAdhoc(g *globalFlags, rf *runFlags, f *adhocFlags, argv []string) error {
 	log := logger(g)
 	p, err := adhocPod(f, argv)
+	if err == nil {
+		err = applyNetworkFlags(p, "", rf.subnet, rf.hostLoopback) // network.go
+	}
 	if err != nil {
 		return &exitError{code: supervisor.ExitSandboxFailed, err: err}
 	}
