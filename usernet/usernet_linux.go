@@ -82,34 +82,32 @@ func Choose(podSubnet netip.Prefix) (Plan, error) {
 			return Plan{}, fmt.Errorf("%s=%q: must be auto, pasta, slirp4netns or none", EnvChoice, want)
 		}
 	}
-	if os.Geteuid() == 0 {
-		// pasta started as root switches to nobody before it opens the
-		// holder's network namespace, which root owns: it cannot (measured:
-		// "Couldn't open network namespace", also with --runas 0).
-		var rest []Tool
-		for _, t := range cands {
-			if t.Name != "pasta" {
-				rest = append(rest, t)
-			}
-		}
-		if len(rest) == 0 {
-			return Plan{}, errors.New("no outbound access for bridge pods: as root only slirp4netns works (pasta switches to nobody and cannot join the root-owned network holder; Debian package slirp4netns); pods still reach each other and hostPorts work")
-		}
-		cands = rest
-	}
 	var plan Plan
+	var installed []Tool
 	for _, t := range cands {
 		if p, err := exec.LookPath(t.Name); err == nil {
 			t.Path = p
-			plan.Tool = t
-			break
+			installed = append(installed, t)
 		}
 	}
-	if plan.Tool.Path == "" {
+	if len(installed) == 0 {
 		if len(cands) == 1 {
 			return Plan{}, fmt.Errorf("no outbound access for bridge pods: %s is not installed (Debian package %s); pods still reach each other and hostPorts work", cands[0].Name, cands[0].Package)
 		}
 		return Plan{}, errors.New("no outbound access for bridge pods: neither pasta nor slirp4netns is installed (Debian packages passt and slirp4netns; either will do); pods still reach each other and hostPorts work")
+	}
+	for _, t := range installed {
+		// pasta started as root switches to nobody before it opens the
+		// holder's network namespace, which root owns: it cannot (measured:
+		// "Couldn't open network namespace", also with --runas 0).
+		if t.Name == "pasta" && os.Geteuid() == 0 {
+			continue
+		}
+		plan.Tool = t
+		break
+	}
+	if plan.Tool.Path == "" {
+		return Plan{}, errors.New("no outbound access for bridge pods: as root only slirp4netns works (pasta switches to nobody and cannot join the root-owned network holder; Debian package slirp4netns); pods still reach each other and hostPorts work")
 	}
 	if err := CheckTun(); err != nil {
 		return Plan{}, fmt.Errorf("no outbound access for bridge pods: %s needs %v; pods still reach each other and hostPorts work", plan.Tool.Name, err)
