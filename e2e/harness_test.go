@@ -821,10 +821,22 @@ func (c *tcase) podProcs(pod string) []procInfo {
 	return out
 }
 
-// isUsernetTool reports whether p is a pasta or slirp4netns that sandbox
-// started for a network holder (usernet.EnvMarker in its environment).
+// isUsernetTool reports whether p is a pasta or slirp4netns that the
+// sandbox binary under test started for a network holder: usernet.EnvMarker
+// in its environment names its keeper, which runs that binary, or the keeper
+// is gone (the tool should have died with it, by its parent-death signal).
 func isUsernetTool(p procInfo) bool {
-	return slices.ContainsFunc(p.env, func(e string) bool { return strings.HasPrefix(e, "_SANDBOX_USERNET=") })
+	for _, e := range p.env {
+		if v, ok := strings.CutPrefix(e, "_SANDBOX_USERNET="); ok {
+			pid, err := strconv.Atoi(v)
+			if err != nil {
+				return false
+			}
+			k, ok := readProc(pid)
+			return !ok || p.ppid != pid || k.exe == sandboxBin
+		}
+	}
+	return false
 }
 
 // waitPodProc polls until a process of the pod whose comm is comm runs, and
