@@ -112,8 +112,10 @@ stop_last            # slirp4netns
 kill "$ns_pid"       # iperf3 in the namespace; unshare exits with it
 
 # 6. pod start, rootless: --network none against bridge (the first pod starts
-# the network holder and the last stops it, so a lone bridge pod pays both),
-# and bridge while another bridge pod keeps the holder running.
+# the network holder and its user-mode network stack, pasta, and the last
+# stops them, so a lone bridge pod pays both), bridge without outbound access
+# (SANDBOX_USERNET=none: no pasta), and bridge while another bridge pod keeps
+# the holder running.
 cat >"$work/sleep.yaml" <<YAML
 apiVersion: v1
 kind: Pod
@@ -127,7 +129,8 @@ as_user() { setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups en
 cd "$work"
 as_user hyperfine -N --warmup 3 --runs 30 --export-markdown "$work/run/start1.md" \
 	-n "run --network none -- true" "$work/sandbox run --network none -- true" \
-	-n "run --network bridge -- true (holder started and stopped)" "$work/sandbox run --network bridge -- true" >&2
+	-n "run --network bridge -- true (holder and pasta started and stopped)" "$work/sandbox run --network bridge -- true" \
+	-n "run --network bridge -- true (holder without outbound, SANDBOX_USERNET=none)" "env SANDBOX_USERNET=none $work/sandbox run --network bridge -- true" >&2
 as_user "$work/sandbox" run "$work/sleep.yaml" >"$work/keeper.log" 2>&1 & pids+=($!)
 sleep 1
 as_user hyperfine -N --warmup 3 --runs 30 --export-markdown "$work/run/start2.md" \

@@ -400,7 +400,8 @@ type podManifest struct {
 }
 
 type metadata struct {
-	Name string `json:"name"`
+	Name        string            `json:"name"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 type podSpec struct {
@@ -789,7 +790,10 @@ func allPids() []int {
 
 // podProcs lists live processes that belong to pod: HOSTNAME=<pod> (every
 // container process) or _SANDBOX_HOSTNAME=<pod> in the environment, the
-// sandbox binary as executable, or one of the processes the case saw.
+// sandbox binary as executable (the network holder and the keeper of its
+// user-mode network stack included), a user-mode network stack that sandbox
+// started (pasta or slirp4netns with _SANDBOX_USERNET in the environment),
+// or one of the processes the case saw.
 func (c *tcase) podProcs(pod string) []procInfo {
 	c.mu.Lock()
 	seen := slices.Clone(c.seen)
@@ -807,7 +811,7 @@ func (c *tcase) podProcs(pod string) []procInfo {
 		if !ok || p.state == "Z" || p.state == "X" {
 			continue
 		}
-		match := p.exe == sandboxBin ||
+		match := p.exe == sandboxBin || isUsernetTool(p) ||
 			slices.Contains(p.env, "HOSTNAME="+pod) || slices.Contains(p.env, "_SANDBOX_HOSTNAME="+pod) ||
 			slices.Contains(seen, procID{pid, p.start})
 		if match {
@@ -815,6 +819,24 @@ func (c *tcase) podProcs(pod string) []procInfo {
 		}
 	}
 	return out
+}
+
+// isUsernetTool reports whether p is a pasta or slirp4netns that the
+// sandbox binary under test started for a network holder: usernet.EnvMarker
+// in its environment names its keeper, which runs that binary, or the keeper
+// is gone (the tool should have died with it, by its parent-death signal).
+func isUsernetTool(p procInfo) bool {
+	for _, e := range p.env {
+		if v, ok := strings.CutPrefix(e, "_SANDBOX_USERNET="); ok {
+			pid, err := strconv.Atoi(v)
+			if err != nil {
+				return false
+			}
+			k, ok := readProc(pid)
+			return !ok || p.ppid != pid || k.exe == sandboxBin
+		}
+	}
+	return false
 }
 
 // waitPodProc polls until a process of the pod whose comm is comm runs, and

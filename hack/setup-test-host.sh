@@ -4,7 +4,10 @@
 #   - installs the packages the tests use (busybox-static for dir: rootfs
 #     images, uidmap for newuidmap/newgidmap, gcc and libc6-dev for cgo,
 #     perl for the demo and e2e pods, nginx, curl, graphviz, procps and
-#     iproute2 for docs/LAB.md) when they are missing;
+#     iproute2 for docs/LAB.md, passt and slirp4netns for the outbound access
+#     of bridge pods) when they are missing;
+#   - makes /dev/net/tun mode 0666, as distributions ship it (pasta and
+#     slirp4netns open it as the unprivileged test users);
 #   - creates sandbox-e2e (with a subordinate id range in /etc/subuid and
 #     /etc/subgid) and sandbox-e2e-nosub (without one), both system users
 #     with no login shell and no home;
@@ -24,7 +27,7 @@ SUB_COUNT=65536
 SUB_FIRST_START=400000
 
 # --- packages ---------------------------------------------------------------
-packages=(busybox-static uidmap gcc libc6-dev perl nginx curl graphviz procps iproute2)
+packages=(busybox-static uidmap gcc libc6-dev perl nginx curl graphviz procps iproute2 passt slirp4netns)
 missing=()
 for p in "${packages[@]}"; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -41,6 +44,20 @@ if ((${#missing[@]})); then
 	# The lab runs nginx in a pod; Debian's package starts a host service.
 	if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null && systemctl disable --now nginx 2>/dev/null; then
 		say "stopped and disabled the host's nginx service (the lab runs nginx in a pod)"
+	fi
+fi
+
+# --- /dev/net/tun -------------------------------------------------------------
+# Some machine images create it 0600; udev's default rules (and every
+# mainstream distribution) make it 0666. An unprivileged user needs it for the
+# user-mode network stack of bridge pods.
+if [[ -c /dev/net/tun ]]; then
+	mode=$(stat -c %a /dev/net/tun)
+	if [[ $mode != 666 ]]; then
+		chmod 0666 /dev/net/tun
+		say "made /dev/net/tun mode 0666, as distributions ship it (it was $mode)"
+	else
+		say "ok: /dev/net/tun is mode 0666"
 	fi
 fi
 

@@ -124,8 +124,8 @@ func prefixNet(p netip.Prefix) *net.IPNet {
 // JobMain runs one job named by EnvJob and exits: 0 on success, 1 with the
 // error on stderr. Jobs (arguments after argv[0]):
 //
-//	bridge GATEWAY/BITS
-//	attach PID HOSTEND ADDR/BITS GATEWAY
+//	bridge GATEWAY/BITS [UPLINK HOSTGW]   (with UPLINK: EnsureOutbound too)
+//	attach PID HOSTEND ADDR/BITS GATEWAY [HOSTLO]   (HOSTLO: allow or deny; SetHostLoopback)
 func JobMain() {
 	args := os.Args[1:]
 	err := runJob(os.Getenv(EnvJob), args)
@@ -139,17 +139,24 @@ func JobMain() {
 func runJob(job string, args []string) error {
 	switch job {
 	case "bridge":
-		if len(args) != 1 {
-			return errors.New("bridge: want GATEWAY/BITS")
+		if len(args) != 1 && len(args) != 3 {
+			return errors.New("bridge: want GATEWAY/BITS [UPLINK HOSTGW]")
 		}
 		gw, err := netip.ParsePrefix(args[0])
 		if err != nil {
 			return err
 		}
-		return EnsureBridge(gw)
+		if err := EnsureBridge(gw); err != nil || len(args) == 1 {
+			return err
+		}
+		hostGW, err := netip.ParseAddr(args[2])
+		if err != nil {
+			return err
+		}
+		return EnsureOutbound(gw, args[1], hostGW)
 	case "attach":
-		if len(args) != 4 {
-			return errors.New("attach: want PID HOSTEND ADDR/BITS GATEWAY")
+		if len(args) != 4 && len(args) != 5 {
+			return errors.New("attach: want PID HOSTEND ADDR/BITS GATEWAY [allow|deny]")
 		}
 		pid, err := strconv.Atoi(args[0])
 		if err != nil {
@@ -163,7 +170,10 @@ func runJob(job string, args []string) error {
 		if err != nil {
 			return err
 		}
-		return Attach(pid, args[1], addr, gw)
+		if err := Attach(pid, args[1], addr, gw); err != nil || len(args) == 4 {
+			return err
+		}
+		return SetHostLoopback(args[1], args[4] == "allow")
 	}
 	return fmt.Errorf("unknown network job %q (%s)", job, strings.Join(args, " "))
 }

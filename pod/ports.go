@@ -180,7 +180,17 @@ const (
 	// gateway is its first address. It must match the running network
 	// holder's.
 	AnnotationSubnet = "sandbox.podsandbox.dev/subnet"
+	// AnnotationAllowHostLoopback "true" lets a bridge pod reach the
+	// host's 127.0.0.1 through its gateway address (the bridge's first
+	// address); the default, "false", refuses it.
+	AnnotationAllowHostLoopback = "sandbox.podsandbox.dev/allow-host-loopback"
 )
+
+// AllowHostLoopback reports whether the pod may reach the host's loopback
+// through its gateway (AnnotationAllowHostLoopback).
+func (p *Pod) AllowHostLoopback() bool {
+	return p.Metadata.Annotations[AnnotationAllowHostLoopback] == "true"
+}
 
 // Network modes.
 const (
@@ -226,6 +236,15 @@ func checkNetwork(probs *problems, p *Pod) {
 	case NetworkHost:
 	default:
 		probs.addf(ErrInvalid, field, "%q is not a network mode: none, bridge or host", m)
+	}
+	if v, ok := p.Metadata.Annotations[AnnotationAllowHostLoopback]; ok {
+		field := "metadata.annotations[" + `"` + AnnotationAllowHostLoopback + `"]`
+		switch {
+		case v != "true" && v != "false":
+			probs.addf(ErrInvalid, field, "%q: must be \"true\" or \"false\"", v)
+		case v == "true" && p.NetworkMode() != NetworkBridge:
+			probs.addf(ErrInvalid, field, "only a bridge pod reaches the host's loopback through its gateway (network mode %s)", p.NetworkMode())
+		}
 	}
 	if s, ok := p.Metadata.Annotations[AnnotationSubnet]; ok {
 		field := "metadata.annotations[" + `"` + AnnotationSubnet + `"]`

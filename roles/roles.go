@@ -17,6 +17,7 @@ import (
 	"github.com/podsandbox/sandbox/netsetup"
 	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/portfwd"
+	"github.com/podsandbox/sandbox/usernet"
 )
 
 func init() {
@@ -30,5 +31,7 @@ func init() {
 			netsetup.JobMain() // never returns: bridge and veth set-up in the network holder
 		}
 		portfwd.HelperMain() // never returns: the hostPort dialler
+	case usernet.RoleKeeper:
+		usernet.KeeperMain() // never returns: pasta or slirp4netns for the network holder
 	}
 }

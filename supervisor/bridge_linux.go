@@ -21,6 +21,7 @@ import (
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/netsetup"
 	"github.com/podsandbox/sandbox/nsenter"
+	"github.com/podsandbox/sandbox/usernet"
 )
 
 // Bridge networking. One network holder per user (per state base): a
@@ -55,6 +56,11 @@ type holderRecord struct {
 	Process state.Process `json:"process"`
 	Subnet  string        `json:"subnet"`
 	UserNS  bool          `json:"userns"`
+	// Outbound access (usernet): the tool's name, its keeper and the
+	// tool itself; empty without.
+	Outbound string        `json:"outbound,omitempty"`
+	Keeper   state.Process `json:"keeper,omitzero"`
+	Tool     state.Process `json:"tool,omitzero"`
 }
 
 type leaseRecord struct {
@@ -190,8 +196,30 @@ func (s *sandbox) startHolder(b *bridgeNet) error {
 	pidfd := os.NewFile(uintptr(fd), "holder-pidfd")
 	defer pidfd.Close()
 	gw := netip.PrefixFrom(b.gateway, b.subnet.Bits())
-	if err := runNetJob(s.opts.Exe, pidfd, b.holder.UserNS, "bridge", gw.String()); err != nil {
+	// Outbound access: a user-mode network stack, if one can run; without
+	// it the bridge works for pod-to-pod and hostPort, with one warning.
+	plan, noOutbound := usernet.Choose(b.subnet)
+	jobArgs := []string{gw.String()}
+	if noOutbound == nil && plan.Tool.Path != "" {
+		jobArgs = append(jobArgs, usernet.TapName, plan.Gateway.String())
+	}
+	if err := runNetJob(s.opts.Exe, pidfd, b.holder.UserNS, "bridge", jobArgs...); err != nil {
 		return kill(fmt.Errorf("network holder: %w", err))
+	}
+	if len(jobArgs) > 1 {
+		k, err := plan.Start(s.opts.Exe, b.dir, id.PID, pidfd, b.holder.UserNS)
+		if err != nil {
+			noOutbound = fmt.Errorf("no outbound access for bridge pods: %w; pods still reach each other and hostPorts work", err)
+		} else {
+			b.holder.Outbound = plan.Tool.Name
+			b.holder.Keeper, _ = state.Identify(k.KeeperPID)
+			b.holder.Tool, _ = state.Identify(k.ToolPID)
+			defer s.opts.Explain(fmt.Sprintf("outbound: %s (pid %d, kept by pid %d) with %s %s in the network holder, default route via %s (the host's 127.0.0.1); forwarding and masquerade of %s there (nftables)",
+				plan.Tool.Name, k.ToolPID, k.KeeperPID, usernet.TapName, plan.Uplink, plan.Gateway, b.subnet))
+		}
+	}
+	if noOutbound != nil {
+		s.opts.Warn(noOutbound.Error())
 	}
 	data, _ := json.Marshal(b.holder)
 	if err := os.WriteFile(filepath.Join(b.dir, "holder.json"), data, 0o600); err != nil {
@@ -296,11 +324,22 @@ func hostEnd(ip netip.Addr) string {
 func (s *sandbox) attachBridge() error {
 	b := s.bridge
 	addr := netip.PrefixFrom(b.ip, b.subnet.Bits())
-	if err := runNetJob(s.opts.Exe, b.pidfd, b.holder.UserNS, "attach", strconv.Itoa(s.pausePID), hostEnd(b.ip), addr.String(), b.gateway.String()); err != nil {
+	args := []string{strconv.Itoa(s.pausePID), hostEnd(b.ip), addr.String(), b.gateway.String()}
+	hostLoopback := "no outbound access"
+	if b.holder.Outbound != "" {
+		// Always said: the address's previous pod may have been allowed.
+		args = append(args, "deny")
+		hostLoopback = "host loopback via " + b.gateway.String() + " denied"
+		if s.pod.AllowHostLoopback() {
+			args[len(args)-1] = "allow"
+			hostLoopback = "host loopback via " + b.gateway.String() + " allowed"
+		}
+	}
+	if err := runNetJob(s.opts.Exe, b.pidfd, b.holder.UserNS, "attach", args...); err != nil {
 		return fmt.Errorf("--network bridge: %w", err)
 	}
 	s.updatePod(func(r *state.Record) { r.PodIP = b.ip.String() })
-	s.opts.Explain(fmt.Sprintf("bridge: veth %s on %s in the network holder, eth0 %s in the pod, default route via %s", hostEnd(b.ip), netsetup.BridgeName, addr, b.gateway))
+	s.opts.Explain(fmt.Sprintf("bridge: veth %s on %s in the network holder, eth0 %s in the pod, default route via %s (%s)", hostEnd(b.ip), netsetup.BridgeName, addr, b.gateway, hostLoopback))
 	return nil
 }
 
@@ -449,20 +488,16 @@ func stopIdleHolder(dir string) error {
 	}
 	defer users.Close()
 	var rec holderRecord
-	if data, err := os.ReadFile(filepath.Join(dir, "holder.json")); err == nil && json.Unmarshal(data, &rec) == nil && rec.Process.Alive() {
-		if fd, err := unix.PidfdOpen(rec.Process.PID, 0); err == nil {
-			if rec.Process.Alive() { // the pidfd refers to the recorded process
-				unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-			}
-			// Wait until it is gone (or a zombie of another parent).
-			deadline := time.Now().Add(2 * time.Second)
-			for time.Now().Before(deadline) && !processExiting(rec.Process.PID) {
-				time.Sleep(5 * time.Millisecond)
-			}
-			unix.Close(fd)
+	if data, err := os.ReadFile(filepath.Join(dir, "holder.json")); err == nil && json.Unmarshal(data, &rec) == nil {
+		// The keeper kills and reaps the tool when the holder is gone; if it
+		// does not within 2 s, both are killed, so that none is left when
+		// this returns.
+		for _, p := range []state.Process{rec.Process, rec.Keeper, rec.Tool} {
+			killAndWait(p, p != rec.Keeper)
 		}
 	}
 	os.Remove(filepath.Join(dir, "holder.json"))
+	os.Remove(usernet.PidFile(dir))
 	os.RemoveAll(filepath.Join(dir, "leases"))
 	return nil
 }
@@ -471,4 +506,32 @@ func stopIdleHolder(dir string) error {
 // uses it any more (after supervisors were killed); for `sandbox gc`.
 func CleanupNetwork(base string) error {
 	return stopIdleHolder(base + "-net")
+}
+
+// killAndWait sends SIGKILL to p if it is still the recorded process (after
+// waiting up to 2 s for it to end by itself unless kill) and waits (up to
+// 2 s) until it is gone or a zombie of another parent.
+func killAndWait(p state.Process, kill bool) {
+	if !kill {
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) && p.Alive() && !processExiting(p.PID) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if !p.Alive() || processExiting(p.PID) {
+		return
+	}
+	fd, err := unix.PidfdOpen(p.PID, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if !p.Alive() { // the pidfd must refer to the recorded process
+		return
+	}
+	unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && !processExiting(p.PID) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }

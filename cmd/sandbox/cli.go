@@ -99,6 +99,8 @@ type runFlags struct {
 	pidsLimit    int64
 	// network and subnet: --network (when given) and --subnet, network.go.
 	network, subnet string
+	// hostLoopback: --allow-host-loopback (bridge pods), network.go.
+	hostLoopback bool
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -118,6 +120,11 @@ read-only, the current directory read-write (and the working directory), a
 private /tmp, no network but lo, root inside; stdio and the terminal passed
 through untouched, signals forwarded, the command's exit code returned
 (124 after --timeout). Works as go test -exec 'sandbox run --'.
+
+Networks (--network or the manifest's annotation): none (default), bridge
+(a pod IP on the user's bridge; outbound access through pasta or
+slirp4netns when installed and /dev/net/tun is usable; the host's 127.0.0.1
+through the pod's gateway only with --allow-host-loopback), host.
 
 Exit codes: 0 all containers succeeded; the first failing container's code;
 125 sandbox failure (bad manifest, setup error); 126 command cannot be
@@ -150,6 +157,7 @@ executed; 127 command not found; 128+N killed by signal N.`,
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat Kubernetes fields that sandbox does not support, and resource limits it cannot enforce, as errors")
 	cmd.Flags().StringVar(&f.cgroupParent, "cgroup-parent", "", "cgroup path (as in /proc/self/cgroup) below which the pod's cgroup is created (default: the cgroup sandbox runs in)")
 	cmd.Flags().StringVar(&f.subnet, "subnet", "", "the bridge's subnet (default "+pod.DefaultSubnet+"; every pod of a user shares one bridge); sets the "+pod.AnnotationSubnet+" annotation")
+	cmd.Flags().BoolVar(&f.hostLoopback, "allow-host-loopback", false, "let a bridge pod reach the host's 127.0.0.1 through its gateway address (off by default); sets the "+pod.AnnotationAllowHostLoopback+" annotation")
 	cmd.Flags().Int64Var(&f.pidsLimit, "pids-limit", 0, "the pod's pids limit; caps the "+pod.AnnotationPidsLimit+" annotation (0: none)")
 	return cmd
 }
@@ -158,7 +166,7 @@ func runPod(g *globalFlags, f *runFlags, path string) error {
 	log := logger(g)
 	p, warnings, err := pod.Load(path)
 	if err == nil {
-		err = applyNetworkFlags(p, f.network, f.subnet) // network.go
+		err = applyNetworkFlags(p, f.network, f.subnet, f.hostLoopback) // network.go
 	}
 	if err != nil {
 		return &exitError{code: supervisor.ExitSandboxFailed, err: err}

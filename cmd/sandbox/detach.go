@@ -81,6 +81,9 @@ func runDetach(g *globalFlags, f *runFlags, d *detachFlags, path string) error {
 	if f.network != "" || f.subnet != "" { // network.go
 		args = append(args, "--network="+f.network, "--subnet="+f.subnet)
 	}
+	if f.hostLoopback {
+		args = append(args, "--allow-host-loopback")
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       append([]string{"sandbox"}, append(args, "-")...),
@@ -127,7 +130,7 @@ func runDetach(g *globalFlags, f *runFlags, d *detachFlags, path string) error {
 func loadPod(g *globalFlags, f *runFlags, path string) (*pod.Pod, error) {
 	p, warnings, err := pod.Load(path)
 	if err == nil {
-		err = applyNetworkFlags(p, f.network, f.subnet) // network.go
+		err = applyNetworkFlags(p, f.network, f.subnet, f.hostLoopback) // network.go
 	}
 	if err != nil {
 		return nil, &exitError{code: supervisor.ExitSandboxFailed, err: err}

@@ -6,10 +6,10 @@ import (
 	"github.com/podsandbox/sandbox/pod"
 )
 
-// applyNetworkFlags turns --network and --subnet into the pod's network
-// annotations (they override the manifest's); host also sets
-// spec.hostNetwork.
-func applyNetworkFlags(p *pod.Pod, network, subnet string) error {
+// applyNetworkFlags turns --network, --subnet and --allow-host-loopback
+// into the pod's network annotations (they override the manifest's); host
+// also sets spec.hostNetwork.
+func applyNetworkFlags(p *pod.Pod, network, subnet string, hostLoopback bool) error {
 	set := func(k, v string) {
 		if p.Metadata.Annotations == nil {
 			p.Metadata.Annotations = map[string]string{}
@@ -31,6 +31,12 @@ func applyNetworkFlags(p *pod.Pod, network, subnet string) error {
 	}
 	if subnet != "" {
 		set(pod.AnnotationSubnet, subnet)
+	}
+	if hostLoopback {
+		if m := p.NetworkMode(); m != pod.NetworkBridge {
+			return fmt.Errorf("--allow-host-loopback needs --network bridge (the pod's network is %s)", m)
+		}
+		set(pod.AnnotationAllowHostLoopback, "true")
 	}
 	return nil
 }
