@@ -4,8 +4,7 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"io"
-	"log"
-	"net/http/httptest"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/podsandbox/sandbox/image/imagetest"
 )
@@ -153,27 +149,15 @@ func TestImagePodFromDockerArchive(t *testing.T) {
 	})
 }
 
-// An in-process registry on 127.0.0.1 (plain HTTP is allowed for loopback):
-// `sandbox pull`, `images` (table and JSON), a pod by reference with
-// imagePullPolicy Never, `rmi` (refused while a pod uses the image), and
-// Never failing once the image is gone.
+// Debian's docker-registry, started by the test on 127.0.0.1 (plain HTTP is
+// allowed for loopback): `sandbox pull`, `images` (table and JSON), a pod by
+// reference with imagePullPolicy Never, `rmi` (refused while a pod uses the
+// image), Never failing once the image is gone, and :latest pulled by `run`.
 func TestImagePullFromLoopbackRegistry(t *testing.T) {
+	reg := imagetest.StartRegistry(t, imagetest.RegistryOptions{})
 	img := imagetest.Busybox(t)
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(reg)
-	defer srv.Close()
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/e2e/busybox:1"
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	latest := strings.TrimSuffix(ref, ":1")
-	if err := remote.Write(tag.Context().Tag("latest"), img); err != nil {
-		t.Fatal(err)
-	}
+	ref := reg.Push(t, img, "e2e/busybox:1")
+	latest := strings.TrimSuffix(reg.Push(t, img, "e2e/busybox:latest"), ":latest")
 	forModes(t, "img-reg", func(t *testing.T, c *tcase) {
 		_, env := c.storeEnv()
 		r := c.startArgs([]string{"pull", ref}, runOpts{env: env}).wait()
@@ -215,6 +199,114 @@ func TestImagePullFromLoopbackRegistry(t *testing.T) {
 		c.expectCode(r, 0)
 		c.expectStdout(r, "image-cmd")
 	})
+}
+
+// docker-registry with htpasswd authentication: without credentials the
+// pull says to log in; with them in ~/.docker/config.json ($DOCKER_CONFIG)
+// or $REGISTRY_AUTH_FILE it works. A tag the registry lacks is "manifest
+// unknown", a closed loopback port "unreachable", and a layer blob
+// corrupted in the registry's storage fails the pull with a digest mismatch
+// and nothing of that image cached (no record, no layer, no staging).
+func TestImageRegistryAuthAndErrors(t *testing.T) {
+	reg := imagetest.StartRegistry(t, imagetest.RegistryOptions{User: "alice", Password: "s3cret"})
+	ref := reg.Push(t, imagetest.Busybox(t), "private/busybox:1")
+	// Two images with a layer of their own each, corrupted in the
+	// registry's storage after the push (the registry serves what it has):
+	// one with a flipped byte (a corrupt gzip stream), one replaced by
+	// another valid gzip stream of the same size (a digest mismatch).
+	flipped := corruptRegistryLayer(t, reg, "private/flipped:1", "x", func(data []byte) []byte {
+		data[len(data)/2] ^= 0xff
+		return data
+	})
+	swapped := corruptRegistryLayer(t, reg, "private/swapped:1", "y", func(data []byte) []byte {
+		other, err := imagetest.Layer(t, imagetest.Entry{Name: "corrupted-layer", Body: strings.Repeat("z", 4096)}).Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		b, err := io.ReadAll(other)
+		if err != nil || len(b) != len(data) {
+			t.Fatalf("replacement blob: %d bytes, want %d (%v)", len(b), len(data), err)
+		}
+		return b
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	forModes(t, "img-auth", func(t *testing.T, c *tcase) {
+		store, env := c.storeEnv()
+		r := c.startArgs([]string{"pull", ref}, runOpts{env: env}).wait()
+		c.expectCode(r, 125)
+		c.expectStderr(r, "unauthorized: log in to "+reg.Host)
+		cfgDir := filepath.Join(c.dir, "docker")
+		if err := os.Mkdir(cfgDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		cfg := filepath.Join(cfgDir, "config.json")
+		if err := os.WriteFile(cfg, reg.DockerConfig(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.chown(cfgDir)
+		c.chown(cfg)
+		r = c.startArgs([]string{"pull", ref}, runOpts{env: append(env, "DOCKER_CONFIG="+cfgDir)}).wait()
+		c.expectCode(r, 0)
+		c.expectStdout(r, ref+": ", "2 layers")
+		authEnv := append(env, "REGISTRY_AUTH_FILE="+cfg)
+		ctr := map[string]any{"name": "app", "image": ref, "imagePullPolicy": "Always", "command": []string{"/bin/cat", "/etc/motd"}}
+		r = c.run(c.imagePod(ctr), runOpts{env: authEnv})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "hello from the image")
+		r = c.startArgs([]string{"pull", reg.Host + "/private/busybox:nope"}, runOpts{env: authEnv}).wait()
+		c.expectCode(r, 125)
+		c.expectStderr(r, "manifest unknown")
+		r = c.startArgs([]string{"pull", closed + "/private/busybox:1"}, runOpts{env: authEnv}).wait()
+		c.expectCode(r, 125)
+		c.expectStderr(r, "registry "+closed+" unreachable")
+		before, _ := filepath.Glob(filepath.Join(store, "images", "*.json"))
+		for _, bad := range []struct {
+			ref, diffID, want string
+		}{{flipped[0], flipped[1], "corrupt input"}, {swapped[0], swapped[1], "digest mismatch: the registry sent a blob"}} {
+			r = c.startArgs([]string{"pull", bad.ref}, runOpts{env: authEnv}).wait()
+			c.expectCode(r, 125)
+			c.expectStderr(r, bad.want)
+			after, _ := filepath.Glob(filepath.Join(store, "images", "*.json"))
+			tmp, _ := filepath.Glob(filepath.Join(store, "tmp", "*"))
+			if len(after) != len(before) || len(tmp) != 0 {
+				t.Errorf("after %s: images %v (before %v), staging %v", bad.ref, after, before, tmp)
+			}
+			if _, err := os.Lstat(filepath.Join(store, "layers", bad.diffID)); err == nil {
+				t.Errorf("the corrupted layer %s of %s was cached", bad.diffID, bad.ref)
+			}
+		}
+	})
+}
+
+// corruptRegistryLayer pushes busybox plus a layer of its own (4 KiB of
+// fill) to reg as repoTag, then rewrites that layer's blob in the registry's
+// storage with corrupt(blob). It returns the reference and the layer's diff
+// ID hex.
+func corruptRegistryLayer(t *testing.T, reg *imagetest.Registry, repoTag, fill string, corrupt func([]byte) []byte) [2]string {
+	t.Helper()
+	layer := imagetest.Layer(t, imagetest.Entry{Name: "corrupted-layer", Body: strings.Repeat(fill, 4096)})
+	img, err := mutate.AppendLayers(imagetest.Busybox(t), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Push(t, img, repoTag)
+	digest, _ := layer.Digest()
+	diffID, _ := layer.DiffID()
+	blob := reg.BlobPath(digest)
+	data, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, corrupt(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return [2]string{ref, diffID.Hex}
 }
 
 // An oci-archive whose image config names a USER from its /etc/passwd: the

@@ -78,16 +78,40 @@ func (s *Store) EnableHelper(exe string) {
 func (h *helper) run(stdin io.Reader, stdout io.Writer, args ...string) error {
 	cmd := exec.Command(h.unshare[0], append(append(h.unshare[1:], "--", h.exe, HelperCommand), args...)...)
 	var stderr bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, &stderr
+	var in *readErr
+	if stdin != nil {
+		in = &readErr{r: stdin}
+		cmd.Stdin = in
+	}
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
 	if err := cmd.Run(); err != nil {
+		// A stream that failed on this side (a corrupt blob, a digest
+		// mismatch) is the cause; the helper only saw its input end early.
+		if in != nil && in.err != nil {
+			return fmt.Errorf("read layer: %w", in.err)
+		}
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return errors.New(msg)
+			return errors.New(strings.TrimPrefix(msg, "sandbox: error: "))
 		}
 		return err
 	}
 	return nil
+}
+
+// readErr remembers the first error of r other than io.EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // helperStats is unpackStats on the wire.
