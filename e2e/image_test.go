@@ -7,11 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/podsandbox/sandbox/image/imagetest"
@@ -49,6 +51,16 @@ func (c *tcase) readable(root string) {
 	}
 }
 
+// ociLayout writes img as an OCI layout named dir in the case's directory,
+// readable by the mode's uid, and returns its reference oci:PATH:v1.
+func (c *tcase) ociLayout(dir string, img v1.Image) string {
+	c.t.Helper()
+	layout := filepath.Join(c.dir, dir)
+	imagetest.WriteLayout(c.t, layout, img, "v1")
+	c.readable(layout)
+	return "oci:" + layout + ":v1"
+}
+
 // storeEnv gives the case its own image store, owned by the mode's uid.
 func (c *tcase) storeEnv() (string, []string) {
 	c.t.Helper()
@@ -67,11 +79,8 @@ func (c *tcase) storeEnv() (string, []string) {
 // into the shared layer cache, and does not see the other's writes.
 func TestImagePodFromOCILayout(t *testing.T) {
 	forModes(t, "img-oci", func(t *testing.T, c *tcase) {
-		layout := filepath.Join(c.dir, "layout")
-		imagetest.WriteLayout(t, layout, imagetest.Busybox(t), "v1")
-		c.readable(layout)
+		ref := c.ociLayout("layout", imagetest.Busybox(t))
 		store, env := c.storeEnv()
-		ref := "oci:" + layout + ":v1"
 		a := map[string]any{"name": "a", "image": ref, "args": []string{`
 echo "a-env=$IMAGE_VAR pwd=$(pwd)"; cat /etc/motd
 test ! -e /etc/gone && echo gone-hidden; echo "opaque=$(ls /opaque | tr '\n' ' ')"
@@ -364,10 +373,7 @@ func TestImageMaliciousLayerRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		layout := filepath.Join(c.dir, "evil")
-		imagetest.WriteLayout(t, layout, img, "v1")
-		c.readable(layout)
-		r := c.startArgs([]string{"pull", "oci:" + layout + ":v1"}, runOpts{env: env}).wait()
+		r := c.startArgs([]string{"pull", c.ociLayout("evil", img)}, runOpts{env: env}).wait()
 		c.expectCode(r, 125)
 		c.expectStderr(r, `unsafe layer entry "up/canary"`)
 		if data, _ := os.ReadFile(canary); string(data) != "original" {
@@ -385,13 +391,11 @@ func TestImageMaliciousLayerRefused(t *testing.T) {
 // layer is unpacked once and no staging is left.
 func TestImageConcurrentPulls(t *testing.T) {
 	forModes(t, "img-conc", func(t *testing.T, c *tcase) {
-		layout := filepath.Join(c.dir, "layout")
-		imagetest.WriteLayout(t, layout, imagetest.Busybox(t), "v1")
-		c.readable(layout)
+		ref := c.ociLayout("layout", imagetest.Busybox(t))
 		store, env := c.storeEnv()
 		var ps []*proc
 		for range 4 {
-			ps = append(ps, c.startArgs([]string{"pull", "oci:" + layout + ":v1"}, runOpts{env: env}))
+			ps = append(ps, c.startArgs([]string{"pull", ref}, runOpts{env: env}))
 		}
 		for _, p := range ps {
 			c.expectCode(p.wait(), 0)
@@ -402,5 +406,83 @@ func TestImageConcurrentPulls(t *testing.T) {
 		if len(layers) != 2 || len(imgs) != 1 || len(tmp) != 0 {
 			t.Errorf("layers %v, images %v, staging %v", layers, imgs, tmp)
 		}
+	})
+}
+
+// A container that writes as uid 1000 leaves files of a subordinate id in
+// its writable layer, which the invoking user cannot remove. When the
+// supervisor is killed with SIGKILL it cannot remove them from inside the
+// pod; the next run of the same pod (stale cleanup) and `sandbox gc` remove
+// them through the user-namespace helper, and leave the image store as it
+// was. Without a subordinate range there is no uid 1000: the container
+// writes as root, and the same cleanup must still work.
+func TestImageUpperRemovedAfterSupervisorKilled(t *testing.T) {
+	forModes(t, "img-kill", func(t *testing.T, c *tcase) {
+		ref := c.ociLayout("layout", imagetest.Busybox(t))
+		store, env := c.storeEnv()
+		ctr := map[string]any{"name": "w", "image": ref,
+			"command": []string{"/bin/sh", "-c", `mkdir /home/app/private && echo x > /home/app/private/f && chmod 700 /home/app/private && echo wrote; exec sleep 1000`}}
+		owner := c.m.uid // container root is the invoking user
+		switch c.m.name {
+		case "rootless-subuid":
+			ctr["securityContext"] = map[string]any{"runAsUser": 1000, "runAsGroup": 1000}
+			owner = c.m.subUID + 999 // container 1..65535 -> the range
+		case "root":
+			ctr["securityContext"] = map[string]any{"runAsUser": 1000, "runAsGroup": 1000}
+			owner = 1000 // no user namespace
+		}
+		manifest := c.imagePod(ctr)
+		killed := func() {
+			t.Helper()
+			p := c.start(manifest, runOpts{env: env})
+			p.waitOutput("wrote", 30*time.Second)
+			p.signal(syscall.SIGKILL)
+			if r := p.wait(); !r.signaled {
+				t.Fatalf("sandbox did not die of SIGKILL\n%s", r)
+			}
+			if left := c.waitNoPodProcs(c.pod, 2*time.Second); len(left) > 0 {
+				t.Fatalf("pod processes left after kill -9 of the supervisor:\n%s", describeProcs(left))
+			}
+			private := filepath.Join(c.stateDir(), "containers", "w", "upper", "home", "app", "private")
+			var st syscall.Stat_t
+			if err := syscall.Lstat(private, &st); err != nil || st.Uid != owner {
+				t.Fatalf("the killed pod's writable layer: %s uid %d (want %d): %v", private, st.Uid, owner, err)
+			}
+		}
+		storeFiles := func() []string {
+			var out []string
+			filepath.WalkDir(store, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !strings.HasPrefix(d.Name(), "lock") && filepath.Base(filepath.Dir(p)) != "locks" {
+					out = append(out, p)
+				}
+				return nil
+			})
+			return out
+		}
+		killed()
+		before := storeFiles()
+		// The next run of the pod removes the stale state first.
+		ctr["command"] = []string{"/bin/sh", "-c", `test -e /home/app/private && echo stale-upper-seen; echo rerun-ok`}
+		manifest = c.imagePod(ctr)
+		r := c.run(manifest, runOpts{env: env})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "rerun-ok")
+		c.expectNoStdout(r, "stale-upper-seen")
+		c.expectIn(r, "stderr", r.stderr, true, []string{"cleaned stale state"})
+		c.expectGone()
+		// And `sandbox gc`.
+		ctr["command"] = []string{"/bin/sh", "-c", `mkdir /home/app/private && echo x > /home/app/private/f && chmod 700 /home/app/private && echo wrote; exec sleep 1000`}
+		manifest = c.imagePod(ctr)
+		killed()
+		r = c.startArgs([]string{"gc"}, runOpts{env: env}).wait()
+		c.expectCode(r, 0)
+		c.expectStdout(r, c.pod, "removed")
+		c.expectGone()
+		if after := storeFiles(); !slices.Equal(before, after) {
+			t.Errorf("the store changed:\nbefore %v\nafter  %v", before, after)
+		}
+		r = c.startArgs([]string{"images"}, runOpts{env: env}).wait()
+		c.expectCode(r, 0)
+		c.expectStdout(r, ref)
 	})
 }

@@ -40,12 +40,24 @@ type helper struct {
 // range it does nothing, and unpacking gives every file to container root
 // with one note.
 func (s *Store) EnableHelper(exe string) {
-	if os.Geteuid() == 0 || exe == "" {
+	h, err := newHelper(exe)
+	if err != nil {
+		s.Note(fmt.Sprintf("cannot unpack images in a user namespace (%v): files of the image will belong to container root", err))
 		return
+	}
+	s.helper = h
+}
+
+// newHelper is the helper for the caller: nil without an error when none is
+// needed or possible (root, no subordinate range, no unshare), nil with the
+// reason when unshare cannot make the mapping.
+func newHelper(exe string) (*helper, error) {
+	if os.Geteuid() == 0 || exe == "" {
+		return nil, nil
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		return
+		return nil, nil
 	}
 	name := ""
 	if u, err := user.Current(); err == nil {
@@ -53,7 +65,7 @@ func (s *Store) EnableHelper(exe string) {
 	}
 	d := idmap.ForUser(os.Geteuid(), os.Getegid(), name)
 	if d.Fallback != "" {
-		return
+		return nil, nil
 	}
 	args := []string{unshare, "--user", "--map-root-user"}
 	for _, r := range d.Mapping.UIDs {
@@ -69,10 +81,33 @@ func (s *Store) EnableHelper(exe string) {
 	h := &helper{exe: exe, unshare: args}
 	// unshare before util-linux 2.38 has no --map-users: check once.
 	if err := h.run(nil, io.Discard, "check"); err != nil {
-		s.Note(fmt.Sprintf("cannot unpack images in a user namespace (%v): files of the image will belong to container root", err))
-		return
+		return nil, err
 	}
-	s.helper = h
+	return h, nil
+}
+
+// RemoveTree removes dir and everything below it. What the caller cannot
+// remove itself (files of its subordinate ids: what a rootless pod's
+// containers wrote as a non-root uid, in an image's writable layer or an
+// emptyDir, left behind when the supervisor was killed before it removed
+// them from inside the pod) is removed by the helper, root of a user
+// namespace with the pods' mapping. exe is the sandbox binary.
+func RemoveTree(exe, dir string) error {
+	err := removeTree(dir)
+	if err == nil {
+		return nil
+	}
+	h, herr := newHelper(exe)
+	if h == nil {
+		if herr != nil {
+			return fmt.Errorf("%w (no user-namespace helper: %v)", err, herr)
+		}
+		return err
+	}
+	if herr := h.run(nil, io.Discard, "remove", dir); herr != nil {
+		return fmt.Errorf("%w (and in a user namespace: %v)", err, herr)
+	}
+	return nil
 }
 
 func (h *helper) run(stdin io.Reader, stdout io.Writer, args ...string) error {
