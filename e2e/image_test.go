@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -484,5 +485,52 @@ func TestImageUpperRemovedAfterSupervisorKilled(t *testing.T) {
 		r = c.startArgs([]string{"images"}, runOpts{env: env}).wait()
 		c.expectCode(r, 0)
 		c.expectStdout(r, ref)
+	})
+}
+
+// Root's pod with hostUsers: false runs an image: the store's files belong
+// to host ids, which the pod's user namespace does not map, so each layer
+// is an idmapped mount (host id N seen as the pod's N). Owners are those of
+// the image; what the containers write lands in their upper directories as
+// the pod's mapped ids (root's subordinate range), never in the store.
+func TestImageRootPodWithUserNamespace(t *testing.T) {
+	onlyMode(t, "root", "img-idmap", func(t *testing.T, c *tcase) {
+		if c.m.subUID == 0 {
+			requireOrSkip(t, "root has no subordinate id range (hack/setup-test-host.sh adds one)")
+		}
+		ref := c.ociLayout("layout", imagetest.Busybox(t))
+		store, env := c.storeEnv()
+		m := map[string]any{
+			"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": c.pod},
+			"spec": map[string]any{"restartPolicy": "Never", "hostUsers": false, "containers": []map[string]any{
+				{"name": "root", "image": ref, "command": []string{"/bin/sh", "-c",
+					`echo "map=$(cat /proc/self/uid_map | tr -s ' ')"; stat -c "bin=%u:%g profile=%U:%G" /bin/busybox /home/app/.profile | tr '\n' ' '; echo; echo r > /root-wrote && echo root-wrote; exec sleep 1000`}},
+				{"name": "app", "image": ref, "securityContext": map[string]any{"runAsUser": 1000, "runAsGroup": 1000},
+					"command": []string{"/bin/sh", "-c", `cat /home/app/.profile && if echo x > /etc/x 2>/dev/null; then echo etc-writable; fi; echo a > /home/app/app-wrote && echo app-wrote; exec sleep 1000`}},
+			}},
+		}
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.start(c.writeFile("pod.json", data), runOpts{env: env})
+		p.waitOutput("root-wrote", 30*time.Second)
+		p.waitOutput("app-wrote", 30*time.Second)
+		for file, want := range map[string]uint32{"root/upper/root-wrote": c.m.subUID, "app/upper/home/app/app-wrote": c.m.subUID + 1000} {
+			var st syscall.Stat_t
+			if err := syscall.Lstat(filepath.Join(c.stateDir(), "containers", file), &st); err != nil || st.Uid != want || st.Gid != want {
+				t.Errorf("%s: owner %d:%d, want %d (%v)", file, st.Uid, st.Gid, want, err)
+			}
+		}
+		p.signal(syscall.SIGTERM)
+		r := p.wait()
+		c.expectCode(r, 143)
+		c.expectStdout(r, "map= 0 "+strconv.Itoa(int(c.m.subUID))+" ", "bin=0:0", "profile=app:app", "root-wrote", "export APP=1", "app-wrote")
+		c.expectNoStdout(r, "etc-writable")
+		c.expectIn(r, "stderr", r.stderr, false, []string{"overlayfs is not allowed"})
+		layers, _ := filepath.Glob(filepath.Join(store, "layers", "*", "*-wrote"))
+		if len(layers) != 0 {
+			t.Errorf("writes landed in the store: %v", layers)
+		}
 	})
 }

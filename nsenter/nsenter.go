@@ -33,6 +33,11 @@ const (
 	// namespace (keep-id mode maps them to themselves) instead of becoming
 	// the namespace's root.
 	EnvKeepIDs = "_SANDBOX_KEEP_IDS"
+	// EnvIdmapped lists "FD:PATH" lines: detached idmapped mounts (image
+	// layers of a root pod with a user namespace) that the join role, still
+	// host root, attaches on PATH in a private mount namespace of its own
+	// before it joins the pod; the container's mount namespace is a copy.
+	EnvIdmapped = "_SANDBOX_IDMAPPED"
 )
 
 // Roles selected by EnvRole.

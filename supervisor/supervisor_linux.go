@@ -746,6 +746,15 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if s.opts.KeepID {
 		keepIDs = "1"
 	}
+	layers, targets, err := s.idmapLayers(c) // image_linux.go: root's image in a user namespace
+	if err != nil {
+		return nil, err
+	}
+	defer func() { // the init has its copies once started
+		for _, f := range layers {
+			f.Close()
+		}
+	}()
 	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
@@ -767,6 +776,14 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		},
 		Dir:        "/",
 		ExtraFiles: append([]*os.File{pipes.SyncW, s.pausePidfd, pipes.ConfigR, pipes.ErrW}, s.volumeFiles()...), // 7+: volumes_linux.go
+	}
+	if len(layers) > 0 {
+		var spec []string
+		for i := range layers {
+			spec = append(spec, fmt.Sprintf("%d:%s", 3+len(cmd.ExtraFiles)+i, targets[i]))
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, layers...)
+		cmd.Env = append(cmd.Env, nsenter.EnvIdmapped+"="+strings.Join(spec, "\n"))
 	}
 	initExplain := s.explainInit(cmd, c.Name, pipe) // --explain only: explain_linux.go
 	started, err := s.connectOutput(cmd, c, pipe)
