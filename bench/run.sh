@@ -8,11 +8,13 @@
 # Scenarios (each timing is ONE hyperfine invocation, commands side by side):
 #   1 start -> true -> exit   2 two-container pod   3 exec into a running pod
 #   4 namespace-holder memory 5 scale: N idle pods (BENCH_SCALE="10 100 500")
+#   6 images (bench/images.sh, root part): pull + unpack vs skopeo + umoci,
+#     start from a cached image vs the host root
 # A peer that cannot run here is skipped with the reason (results/skipped.md).
 # Results, plots and run.md go to bench/results/ (gitignored). Knobs:
 #   BENCH_USER (sandbox-e2e)  BENCH_RUNS (30)  BENCH_WARMUP (5)
 #   BENCH_SCALE ("10 100 500")  BENCH_SMOKE=1 (one run each, N=3: CI-sized)
-#   BENCH_ONLY_RUN=1 (root: skip startup.sh and gotest.sh)
+#   BENCH_ONLY_RUN=1 (root: skip images.sh, startup.sh and gotest.sh)
 # Nothing here asserts on time: the machine is shared and noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +83,13 @@ for x in r:
     print(f"| {x['command']} | {x['median']*1000:.1f} ms | {x['min']*1000:.1f}–{x['max']*1000:.1f} ms | {x['median']/fl:.2f}× |")
 print()
 PY
+	fi
+	# 6. images (bench/images.sh): pull + unpack vs skopeo copy + umoci
+	# unpack, pod start from a cached image vs the host root. In the smoke
+	# too; it skips (exit 0, with the reason) when its tools are missing.
+	if [ -z "${BENCH_ONLY_RUN:-}" ]; then
+		bash bench/images.sh >/dev/null || { echo "bench: images.sh failed" >&2; exit 1; }
+		{ echo; cat "$out/images.md"; } >> "$out/run.md"
 	fi
 	if [ -z "${BENCH_ONLY_RUN:-}" ] && [ -z "${BENCH_SMOKE:-}" ]; then
 		bash bench/startup.sh >/dev/null

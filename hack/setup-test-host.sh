@@ -5,7 +5,8 @@
 #     images, uidmap for newuidmap/newgidmap, gcc and libc6-dev for cgo,
 #     perl for the demo and e2e pods, nginx, curl, graphviz, procps and
 #     iproute2 for docs/LAB.md, passt and slirp4netns for the outbound access
-#     of bridge pods) when they are missing;
+#     of bridge pods, docker-registry for the image tests, which start their
+#     own on a free loopback port) when they are missing;
 #   - makes /dev/net/tun mode 0666, as distributions ship it (pasta and
 #     slirp4netns open it as the unprivileged test users);
 #   - creates sandbox-e2e (with a subordinate id range in /etc/subuid and
@@ -27,7 +28,7 @@ SUB_COUNT=65536
 SUB_FIRST_START=400000
 
 # --- packages ---------------------------------------------------------------
-packages=(busybox-static uidmap gcc libc6-dev perl nginx curl graphviz procps iproute2 passt slirp4netns)
+packages=(busybox-static uidmap gcc libc6-dev perl nginx curl graphviz procps iproute2 passt slirp4netns docker-registry)
 missing=()
 for p in "${packages[@]}"; do
 	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -44,6 +45,11 @@ if ((${#missing[@]})); then
 	# The lab runs nginx in a pod; Debian's package starts a host service.
 	if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null && systemctl disable --now nginx 2>/dev/null; then
 		say "stopped and disabled the host's nginx service (the lab runs nginx in a pod)"
+	fi
+	# The image tests run /usr/bin/docker-registry with a config of their own
+	# on a free port; the package's service (on :5000) is not used.
+	if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null && systemctl disable --now docker-registry 2>/dev/null; then
+		say "stopped and disabled the host's docker-registry service (the tests start their own)"
 	fi
 fi
 

@@ -40,12 +40,24 @@ type helper struct {
 // range it does nothing, and unpacking gives every file to container root
 // with one note.
 func (s *Store) EnableHelper(exe string) {
-	if os.Geteuid() == 0 || exe == "" {
+	h, err := newHelper(exe)
+	if err != nil {
+		s.Note(fmt.Sprintf("cannot unpack images in a user namespace (%v): files of the image will belong to container root", err))
 		return
+	}
+	s.helper = h
+}
+
+// newHelper is the helper for the caller: nil without an error when none is
+// needed or possible (root, no subordinate range, no unshare), nil with the
+// reason when unshare cannot make the mapping.
+func newHelper(exe string) (*helper, error) {
+	if os.Geteuid() == 0 || exe == "" {
+		return nil, nil
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		return
+		return nil, nil
 	}
 	name := ""
 	if u, err := user.Current(); err == nil {
@@ -53,7 +65,7 @@ func (s *Store) EnableHelper(exe string) {
 	}
 	d := idmap.ForUser(os.Geteuid(), os.Getegid(), name)
 	if d.Fallback != "" {
-		return
+		return nil, nil
 	}
 	args := []string{unshare, "--user", "--map-root-user"}
 	for _, r := range d.Mapping.UIDs {
@@ -69,25 +81,72 @@ func (s *Store) EnableHelper(exe string) {
 	h := &helper{exe: exe, unshare: args}
 	// unshare before util-linux 2.38 has no --map-users: check once.
 	if err := h.run(nil, io.Discard, "check"); err != nil {
-		s.Note(fmt.Sprintf("cannot unpack images in a user namespace (%v): files of the image will belong to container root", err))
-		return
+		return nil, err
 	}
-	s.helper = h
+	return h, nil
+}
+
+// RemoveTree removes dir and everything below it. What the caller cannot
+// remove itself (files of its subordinate ids: what a rootless pod's
+// containers wrote as a non-root uid, in an image's writable layer or an
+// emptyDir, left behind when the supervisor was killed before it removed
+// them from inside the pod) is removed by the helper, root of a user
+// namespace with the pods' mapping. exe is the sandbox binary.
+func RemoveTree(exe, dir string) error {
+	err := removeTree(dir)
+	if err == nil {
+		return nil
+	}
+	h, herr := newHelper(exe)
+	if h == nil {
+		if herr != nil {
+			return fmt.Errorf("%w (no user-namespace helper: %v)", err, herr)
+		}
+		return err
+	}
+	if herr := h.run(nil, io.Discard, "remove", dir); herr != nil {
+		return fmt.Errorf("%w (and in a user namespace: %v)", err, herr)
+	}
+	return nil
 }
 
 func (h *helper) run(stdin io.Reader, stdout io.Writer, args ...string) error {
 	cmd := exec.Command(h.unshare[0], append(append(h.unshare[1:], "--", h.exe, HelperCommand), args...)...)
 	var stderr bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, &stderr
+	var in *readErr
+	if stdin != nil {
+		in = &readErr{r: stdin}
+		cmd.Stdin = in
+	}
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
 	if err := cmd.Run(); err != nil {
+		// A stream that failed on this side (a corrupt blob, a digest
+		// mismatch) is the cause; the helper only saw its input end early.
+		if in != nil && in.err != nil {
+			return fmt.Errorf("read layer: %w", in.err)
+		}
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return errors.New(msg)
+			return errors.New(strings.TrimPrefix(msg, "sandbox: error: "))
 		}
 		return err
 	}
 	return nil
+}
+
+// readErr remembers the first error of r other than io.EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // helperStats is unpackStats on the wire.

@@ -329,6 +329,15 @@ func fromRegistry(ctx context.Context, ref string, plat v1.Platform, o PullOptio
 	return img, nil
 }
 
+// blobMismatch marks go-containerregistry's check of a blob against its
+// digest or size (its error type is internal) as ErrDigestMismatch.
+func blobMismatch(err error) error {
+	if !errors.Is(err, ErrDigestMismatch) && strings.Contains(err.Error(), "error verifying ") {
+		return fmt.Errorf("%w: the registry sent a blob that does not match the manifest: %w", ErrDigestMismatch, err)
+	}
+	return err
+}
+
 func explainRegistryError(host string, err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
@@ -420,7 +429,7 @@ func (s *Store) importImage(ctx context.Context, img v1.Image, o PullOptions) (R
 		}
 		st, err := s.ensureLayer(l, diffID, o)
 		if err != nil {
-			return Record{}, fmt.Errorf("layer %d (%s): %w", i+1, diffID, err)
+			return Record{}, fmt.Errorf("layer %d (%s): %w", i+1, diffID, blobMismatch(err))
 		}
 		notes.devices = append(notes.devices, st.devices...)
 		notes.ownersLost += st.ownersLost

@@ -45,6 +45,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,9 @@
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
 static int env_int(const char *name, int fallback)
@@ -185,6 +189,47 @@ static void run_pause(void)
 
 /* ---- join ------------------------------------------------------------- */
 
+/*
+ * attach_idmapped attaches idmapped image layers (a pod of root with
+ * hostUsers: false): the supervisor made each one with open_tree +
+ * mount_setattr(MOUNT_ATTR_IDMAP, the pod's user namespace) and passes
+ * "FD:PATH" lines in _SANDBOX_IDMAPPED. overlayfs inside the pod refuses a
+ * detached mount as a lower layer (EPERM), and root of the pod's user
+ * namespace can neither attach nor clone it; so this process, still host
+ * root, makes a mount namespace of its own (private: nothing propagates to
+ * the host) and attaches them there, on empty directories in the
+ * container's state. The container's mount namespace, unshared after the
+ * setns into the pod's user namespace, is a copy of this one.
+ */
+static void attach_idmapped(int sync_fd, char *spec)
+{
+	char *line, *save = NULL;
+
+	if (unshare(CLONE_NEWNS) < 0)
+		fail(sync_fd, "unshare mount namespace for the idmapped layers");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		fail(sync_fd, "make the idmapped layers' mount namespace private");
+	for (line = strtok_r(spec, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *path = strchr(line, ':'), *end;
+		long fd;
+
+		if (path == NULL) {
+			errno = EINVAL;
+			fail(sync_fd, "_SANDBOX_IDMAPPED");
+		}
+		*path++ = '\0';
+		errno = 0;
+		fd = strtol(line, &end, 10);
+		if (errno != 0 || *end != '\0' || fd < 3 || fd > 0x7fffffff) {
+			errno = EINVAL;
+			fail(sync_fd, "_SANDBOX_IDMAPPED");
+		}
+		if (syscall(SYS_move_mount, (int)fd, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			fail(sync_fd, "move_mount an idmapped image layer");
+		close((int)fd);
+	}
+}
+
 static void run_join(void)
 {
 	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
@@ -197,6 +242,8 @@ static void run_join(void)
 		errno = EINVAL;
 		fail(sync_fd, "join: missing _SANDBOX_SYNC_FD or _SANDBOX_PIDFD");
 	}
+	if (getenv("_SANDBOX_IDMAPPED") != NULL && *getenv("_SANDBOX_IDMAPPED") != '\0')
+		attach_idmapped(sync_fd, getenv("_SANDBOX_IDMAPPED"));
 	/* One call: the kernel joins the user namespace first, which is what
 	 * gives us the capabilities to join the others. */
 	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
@@ -240,6 +287,7 @@ static void run_join(void)
 	unsetenv("_SANDBOX_PIDFD");
 	unsetenv("_SANDBOX_NSFLAGS");
 	unsetenv("_SANDBOX_NEWPID");
+	unsetenv("_SANDBOX_IDMAPPED");
 	/* Return: the Go runtime starts here, inside the pod. */
 }
 

@@ -29,6 +29,11 @@ const (
 	EnvPidFD   = "_SANDBOX_PIDFD"
 	EnvNSFlags = "_SANDBOX_NSFLAGS"
 	EnvNewPID  = "_SANDBOX_NEWPID"
+	// EnvIdmapped lists "FD:PATH" lines: detached idmapped mounts (image
+	// layers of a root pod with a user namespace) that the join role, still
+	// host root, attaches on PATH in a private mount namespace of its own
+	// before it joins the pod; the container's mount namespace is a copy.
+	EnvIdmapped = "_SANDBOX_IDMAPPED"
 )
 
 // Roles selected by EnvRole.

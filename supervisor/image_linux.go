@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/podsandbox/sandbox/containerinit"
 	"github.com/podsandbox/sandbox/image"
 	"github.com/podsandbox/sandbox/pod"
@@ -66,15 +68,22 @@ func (pl *plan) planImage(c *pod.Container, img pod.Image, o *Options) error {
 // imageRootfs makes the container's root an overlay of the image layers
 // with its writable layer in the pod's state: containers/NAME/{rootfs,upper,work}.
 func (s *sandbox) imageRootfs(c *pod.Container, im *imagePlan, spec *rootfs.Spec) error {
-	if os.Geteuid() == 0 && s.plan.userns {
-		// Root's store belongs to host ids that the pod's user namespace
-		// does not map; idmapped lower layers would be needed.
-		return fmt.Errorf("images in a pod with hostUsers: false are not supported yet (the store's files belong to host ids the pod's user namespace does not map): use hostUsers: true or run as an unprivileged user")
-	}
 	dir := s.state.Path("containers", c.Name)
 	o := &rootfs.Overlay{Lower: im.layers, Upper: path.Join(dir, "upper"), Work: path.Join(dir, "work")}
 	spec.Root = path.Join(dir, "rootfs")
-	for _, d := range []string{dir, spec.Root, o.Upper, o.Work} {
+	dirs := []string{dir, spec.Root, o.Upper, o.Work}
+	idmapped := os.Geteuid() == 0 && s.plan.userns
+	if idmapped {
+		// Root's store belongs to host ids that the pod's user namespace
+		// does not map: the init sees each layer through an idmapped mount
+		// (host id N shown as the pod's N) attached on lower/I (idmapLayers).
+		o.Lower = nil
+		for i := range im.layers {
+			o.Lower = append(o.Lower, path.Join(dir, "lower", strconv.Itoa(i)))
+		}
+		dirs = append(dirs, o.Lower...)
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
@@ -83,8 +92,56 @@ func (s *sandbox) imageRootfs(c *pod.Container, im *imagePlan, spec *rootfs.Spec
 	if err := os.Chmod(o.Upper, 0o755); err != nil {
 		return err
 	}
+	if idmapped {
+		// Written by the pod's root (copy-ups, the overlay's work files).
+		root := s.plan.mapping.UIDs[0].HostID
+		rootGID := s.plan.mapping.GIDs[0].HostID
+		for _, d := range []string{dir, spec.Root, o.Upper, o.Work, path.Join(dir, "lower")} {
+			if err := os.Chown(d, int(root), int(rootGID)); err != nil {
+				return err
+			}
+		}
+	}
 	spec.Overlay = o
 	return nil
+}
+
+// idmapLayers makes, for a container of a root pod with a user namespace,
+// one detached idmapped mount per image layer (open_tree + mount_setattr
+// MOUNT_ATTR_IDMAP with the pause's user namespace, read-only): the files of
+// host id N appear as id N of the pod. The join role attaches them on the
+// container's lower/I directories (nsenter.EnvIdmapped); nil otherwise.
+func (s *sandbox) idmapLayers(c *pod.Container) ([]*os.File, []string, error) {
+	im := s.plan.images[c.Name]
+	if im == nil || os.Geteuid() != 0 || !s.plan.userns {
+		return nil, nil, nil
+	}
+	userns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", s.pausePID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("idmapped image layers: the pod's user namespace: %w", err)
+	}
+	defer userns.Close()
+	var files []*os.File
+	var targets []string
+	fail := func(err error) ([]*os.File, []string, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, nil, err
+	}
+	for i, l := range im.layers {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, l, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		if err != nil {
+			return fail(fmt.Errorf("idmapped image layers: open_tree %s: %w", l, err))
+		}
+		files = append(files, os.NewFile(uintptr(fd), l))
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_RDONLY, Userns_fd: uint64(userns.Fd())}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fail(fmt.Errorf("idmapped image layers: mount_setattr(MOUNT_ATTR_IDMAP) on %s (the filesystem of the image store must support idmapped mounts): %w", l, err))
+		}
+		targets = append(targets, s.state.Path("containers", c.Name, "lower", strconv.Itoa(i)))
+	}
+	return files, targets, nil
 }
 
 // applyImageConfig applies the image config the Kubernetes way: command

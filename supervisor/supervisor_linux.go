@@ -423,11 +423,12 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 // startFirstContainers starts supervising the containers that run first —
 // the first init container, or every app container of a pod without init
 // containers — before the pause is ready, and returns the channel of their
-// outcomes and how many there are. A pod with Memory emptyDir volumes starts
-// nothing early: their tmpfs descriptors, passed to every container init,
-// are made by a helper inside the ready pod.
+// outcomes and how many there are. Some pods start nothing early: the tmpfs
+// descriptors of Memory emptyDir volumes, passed to every container init,
+// are made by a helper inside the ready pod; an idmapped image layer (root's
+// pod with hostUsers: false) copies the pod's id maps when it is made.
 func (s *sandbox) startFirstContainers() (chan outcome, int) {
-	if s.needsVolumeHelper() {
+	if s.needsVolumeHelper() || (os.Geteuid() == 0 && s.plan.userns && len(s.plan.images) > 0) {
 		return nil, 0
 	}
 	if len(s.pod.Spec.InitContainers) > 0 {
@@ -817,6 +818,15 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	} else {
 		newpid = "1"
 	}
+	layers, targets, err := s.idmapLayers(c) // image_linux.go: root's image in a user namespace
+	if err != nil {
+		return nil, err
+	}
+	defer func() { // the init has its copies once started
+		for _, f := range layers {
+			f.Close()
+		}
+	}()
 	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
@@ -837,6 +847,14 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		},
 		Dir:        "/",
 		ExtraFiles: append([]*os.File{pipes.SyncW, s.pausePidfd, pipes.ConfigR, pipes.ErrW}, s.volumeFiles()...), // 7+: volumes_linux.go
+	}
+	if len(layers) > 0 {
+		var spec []string
+		for i := range layers {
+			spec = append(spec, fmt.Sprintf("%d:%s", 3+len(cmd.ExtraFiles)+i, targets[i]))
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, layers...)
+		cmd.Env = append(cmd.Env, nsenter.EnvIdmapped+"="+strings.Join(spec, "\n"))
 	}
 	initExplain := s.explainInit(cmd, c.Name, pipe) // --explain only: explain_linux.go
 	started, err := s.connectOutput(cmd, c, pipe)

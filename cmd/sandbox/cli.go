@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/podsandbox/sandbox/image"
+	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/pod"
 	"github.com/podsandbox/sandbox/supervisor"
 )
@@ -39,6 +41,10 @@ type globalFlags struct {
 
 func runCLI(args []string) int {
 	var g globalFlags
+	// State left by a killed supervisor may hold files of subordinate ids.
+	if exe, err := os.Executable(); err == nil {
+		state.RemoveTree = func(dir string) error { return image.RemoveTree(exe, dir) }
+	}
 	root := &cobra.Command{
 		Use:           "sandbox",
 		Short:         "Run Kubernetes pods as an unprivileged user, with Linux namespaces",

@@ -304,6 +304,14 @@ func sameFile(f *os.File, path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
+// RemoveTree removes one entry of a pod's state directory and everything
+// below it. os.RemoveAll cannot remove the files of subordinate ids that a
+// rootless pod's containers wrote (an image's writable layer, an emptyDir)
+// when its supervisor was killed before removing them from inside the pod:
+// the command sets it to a remover that falls back to a user-namespace
+// helper (image.RemoveTree).
+var RemoveTree = os.RemoveAll
+
 // clear removes everything in the directory except the lock.
 func (p *Pod) clear() error {
 	entries, err := os.ReadDir(p.Dir)
@@ -314,7 +322,7 @@ func (p *Pod) clear() error {
 		if e.Name() == lockFile {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(p.Dir, e.Name())); err != nil {
+		if err := RemoveTree(filepath.Join(p.Dir, e.Name())); err != nil {
 			return fmt.Errorf("remove stale state: %w", err)
 		}
 	}
