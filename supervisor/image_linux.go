@@ -139,7 +139,13 @@ func (s *sandbox) idmapLayers(c *pod.Container) ([]*os.File, []string, error) {
 		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 			return fail(fmt.Errorf("idmapped image layers: mount_setattr(MOUNT_ATTR_IDMAP) on %s (the filesystem of the image store must support idmapped mounts): %w", l, err))
 		}
-		targets = append(targets, s.state.Path("containers", c.Name, "lower", strconv.Itoa(i)))
+		target := s.state.Path("containers", c.Name, "lower", strconv.Itoa(i))
+		// Made here too, not only by imageRootfs: the join attaches the
+		// layers before the container's config (and its rootfs spec) exists.
+		if err := os.MkdirAll(target, 0o700); err != nil {
+			return fail(fmt.Errorf("idmapped image layers: %w", err))
+		}
+		targets = append(targets, target)
 	}
 	return files, targets, nil
 }
