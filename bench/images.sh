@@ -143,7 +143,7 @@ hyperfine -N --warmup "$warm" --runs "$runs" --export-json "$dest/images-pull.js
 export SANDBOX_IMAGE_STORE=$W/cached
 "$bin" pull "$ref" >/dev/null
 pod() { # NAME IMAGE-LINE
-	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: one\n    command: ["true"]\n%s' "$1" "$2"
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, annotations: {sandbox.podsandbox.dev/network: none}}\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: one\n    command: ["true"]\n%s' "$1" "$2"
 }
 pod bench-host '' > "$W/host.yaml"
 pod bench-img "    image: $ref

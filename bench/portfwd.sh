@@ -63,7 +63,7 @@ pod() { # NAME HOSTPORT
 	cat <<YAML
 apiVersion: v1
 kind: Pod
-metadata: {name: $1}
+metadata: {name: $1, annotations: {sandbox.podsandbox.dev/network: none}}
 spec:
   restartPolicy: Never
   terminationGracePeriodSeconds: 1

@@ -170,9 +170,11 @@ hf() {
 }
 
 # ---- manifests and OCI bundles ----------------------------------------------
+# Network none, like the peers' runs (podman --network=none, the OCI specs'
+# empty network namespace); bridge against none is timed by portfwd.sh.
 pod() { # NAME RESTART CMD...
 	local name=$1 restart=$2; shift 2
-	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  restartPolicy: %s\n  terminationGracePeriodSeconds: 1\n  containers:\n' "$name" "$restart"
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, annotations: {sandbox.podsandbox.dev/network: none}}\nspec:\n  restartPolicy: %s\n  terminationGracePeriodSeconds: 1\n  containers:\n' "$name" "$restart"
 }
 ctr() { # NAME ARGV-JSON
 	printf '  - {name: %s, image: "dir:%s", command: %s}\n' "$1" "$rootfs" "$2"
@@ -340,7 +342,7 @@ for n in $scale; do
 	failed=0
 	for i in $(seq "$n"); do
 		name=bench-s$n-$i
-		printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: idle, image: "dir:%s", command: [sleep, infinity]}\n' "$name" "$rootfs" > "$W/s.yaml"
+		printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, annotations: {sandbox.podsandbox.dev/network: none}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: idle, image: "dir:%s", command: [sleep, infinity]}\n' "$name" "$rootfs" > "$W/s.yaml"
 		a=$EPOCHREALTIME
 		if ! "$bin" run -d "$W/s.yaml" >/dev/null 2>"$W/s.err"; then
 			failed=$((failed + 1)); skip "scale N=$n pod $i" "$(tail -1 "$W/s.err")"

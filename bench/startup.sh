@@ -62,7 +62,7 @@ pss() { awk '/^Pss:/{p=$2} /^Private_Clean:/{c=$2} /^Private_Dirty:/{d=$2} /^Rss
 cat > "$dest/hold.yaml" <<'Y'
 apiVersion: v1
 kind: Pod
-metadata: {name: bench-hold}
+metadata: {name: bench-hold, annotations: {sandbox.podsandbox.dev/network: none}}
 spec:
   restartPolicy: Never
   terminationGracePeriodSeconds: 1

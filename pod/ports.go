@@ -197,7 +197,9 @@ const (
 	NetworkNone   = "none"
 	NetworkBridge = "bridge"
 	NetworkHost   = "host"
-	// DefaultNetwork is the mode of a manifest that names none.
+	// DefaultNetwork is the mode of a manifest that names none (see
+	// docs/NETWORKING.md for why it is not bridge). Ad-hoc runs
+	// (`run -- CMD`) and sandboxtest name none themselves.
 	DefaultNetwork = NetworkNone
 	// DefaultSubnet is the bridge's subnet unless AnnotationSubnet says
 	// otherwise.

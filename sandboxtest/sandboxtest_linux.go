@@ -119,6 +119,10 @@ func testPod(name string, cfg *config) (*pod.Pod, error) {
 	p.Spec.RestartPolicy = never
 	p.Spec.TerminationGracePeriodSeconds = &grace
 	p.Spec.HostNetwork = cfg.hostNetwork
+	if !cfg.hostNetwork {
+		// Only lo: a test is isolated from every network.
+		p.Metadata.Annotations = map[string]string{pod.AnnotationNetwork: pod.NetworkNone}
+	}
 	args := []string{exe, "-test.run=" + runPattern(name), "-test.v=true", "-test.count=1"}
 	if testing.Short() {
 		args = append(args, "-test.short=true")

@@ -76,6 +76,7 @@ func adhocPod(f *adhocFlags, argv []string) (*pod.Pod, error) {
 	p.Spec.Hostname = f.hostname
 	switch f.network {
 	case "none":
+		p.Metadata.Annotations = map[string]string{pod.AnnotationNetwork: pod.NetworkNone}
 	case "host":
 		p.Spec.HostNetwork = true
 	case "bridge":
