@@ -58,7 +58,10 @@ for x in r:
 PY
 
 # Memory of the namespace holder: sandbox's pause vs catatonit -P.
-pss() { awk '/^Pss:/{p=$2} /^Private_Clean:/{c=$2} /^Private_Dirty:/{d=$2} /^Rss:/{r=$2} END{printf "rss %d kB, pss %d kB, private %d kB", r, p, c+d}' "/proc/$1/smaps_rollup"; }
+# private = clean + dirty: a file page counts as private while no other
+# process maps it (a lone catatonit's whole text); dirty is what the process
+# itself wrote (anonymous and copied-on-write pages).
+pss() { awk '/^Pss:/{p=$2} /^Private_Clean:/{c=$2} /^Private_Dirty:/{d=$2} /^Rss:/{r=$2} END{printf "rss %d kB, pss %d kB, private %d kB (dirty %d kB)", r, p, c+d, d}' "/proc/$1/smaps_rollup"; }
 cat > "$dest/hold.yaml" <<'Y'
 apiVersion: v1
 kind: Pod
@@ -89,9 +92,19 @@ if command -v catatonit >/dev/null; then
 	# --kill-child: catatonit (PID 1 of its namespace) dies with unshare.
 	unshare -Urpf --kill-child catatonit -P &
 	cpid=$!
-	sleep 0.3
-	child=$(cat /proc/$cpid/task/$cpid/children 2>/dev/null | awk '{print $1}')
-	echo "- catatonit -P: $(pss "${child:-$cpid}")" >> "$dest/startup.md"
+	child=""
+	for _ in $(seq 40); do
+		child=$(cat /proc/$cpid/task/$cpid/children 2>/dev/null | awk '{print $1}')
+		[ -n "$child" ] && [ "$(cat "/proc/$child/comm" 2>/dev/null)" = catatonit ] && break
+		child=""
+		sleep 0.05
+	done
+	sleep 0.2 # let it settle in its loop
+	if [ -n "$child" ]; then
+		echo "- catatonit -P: $(pss "$child")" >> "$dest/startup.md"
+	else
+		echo "- catatonit -P: not measured (no catatonit child of unshare appeared)" >> "$dest/startup.md"
+	fi
 	# unshare --fork blocks SIGTERM while it waits: end catatonit first.
 	[ -n "$child" ] && kill -KILL "$child" 2>/dev/null
 	kill -TERM "$cpid" 2>/dev/null; timeout 10 tail --pid="$cpid" -f /dev/null || kill -KILL "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true

@@ -255,3 +255,28 @@ func (c *tcase) runBinary(bin, manifest string, env []string) result {
 	res.stdout, res.stderr = stdout.String(), stderr.String()
 	return res
 }
+
+// The pause needs no privilege and holds none, in the pod's user namespace
+// or the host's: not when exec'd before its id maps (rootless), not as root
+// of the pod's namespace (bridge: cloned in the network holder), not with
+// hostUsers: false as root. A process of the pod that took it over would
+// find nothing to use.
+func TestPauseHoldsNoCapabilities(t *testing.T) {
+	forModes(t, "pausecaps", func(t *testing.T, c *tcase) {
+		for _, network := range []string{"none", "bridge"} {
+			p := c.newPod(sh("main", `grep -E '^Cap(Inh|Prm|Eff|Amb):' /proc/1/status`))
+			p.Metadata.Annotations = map[string]string{"sandbox.podsandbox.dev/network": network}
+			r := c.run(c.write(p), runOpts{})
+			c.expectCode(r, 0)
+			lines := strings.Split(strings.TrimSpace(r.stdout), "\n") // one container: no prefix
+			for _, l := range lines {
+				if f := strings.Fields(l); len(f) != 2 || strings.Trim(f[1], "0") != "" {
+					t.Errorf("network %s: the pause (PID 1) holds capabilities: %q\n%s", network, l, r)
+				}
+			}
+			if len(lines) != 4 {
+				t.Errorf("network %s: %d capability lines of PID 1, want 4\n%s", network, len(lines), r)
+			}
+		}
+	})
+}

@@ -9,10 +9,12 @@
  *   pause  The pod's PID 1: holds the namespaces open, reaps zombies, exits 0
  *          on SIGTERM/SIGINT. It never returns, so no Go runtime is started
  *          (about 100 kB of private memory instead of 1 MB+). It does nothing
- *          privileged: rootless, it was exec'd before its user namespace had
- *          an id map (newuidmap can only run after clone), so execve dropped
- *          its capabilities. The first container init sets the pod's
- *          hostname and brings up lo instead.
+ *          privileged and drops every capability it may hold in the pod's
+ *          user namespace (rootless, it was exec'd before its namespace had
+ *          an id map, so execve dropped them; exec'd as root of the pod's
+ *          namespace in the nest role, or as root with hostUsers: false
+ *          before the maps, it keeps them). The first container init sets the
+ *          pod's hostname and brings up lo instead.
  *
  *   join   Joins the pause's namespaces (user first, in one setns call on a
  *          pidfd), optionally unshares a PID namespace of its own, then
@@ -55,6 +57,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -136,6 +139,18 @@ static void shutdown_pause(int sig)
 	_exit(0);
 }
 
+/* drop_capabilities empties the effective, permitted and inheritable sets:
+ * the pause needs none, and with no exec to come they never come back. */
+static void drop_capabilities(int sync_fd)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail(sync_fd, "drop capabilities");
+}
+
 static void run_pause(void)
 {
 	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
@@ -157,6 +172,7 @@ static void run_pause(void)
 	 * reading its memory or opening /proc/1/exe (CVE-2019-5736 shape). */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail(sync_fd, "set non-dumpable");
+	drop_capabilities(sync_fd);
 
 	if (chdir("/") < 0)
 		fail(sync_fd, "chdir /");

@@ -602,6 +602,7 @@ func (s *sandbox) startPause() error {
 		defer runtime.UnlockOSThread()
 		if err := cmd.Start(); err != nil {
 			started <- err
+			s.pauseDone <- err // teardown waits for it
 			return
 		}
 		started <- nil
