@@ -10,11 +10,11 @@
  *          on SIGTERM/SIGINT. It never returns, so no Go runtime is started
  *          (about 100 kB of private memory instead of 1 MB+). It does nothing
  *          privileged and drops every capability it may hold in the pod's
- *          user namespace (rootless, it was exec'd before its namespace had
- *          an id map, so execve dropped them; exec'd as root of the pod's
- *          namespace in the nest role, or as root with hostUsers: false
- *          before the maps, it keeps them). The first container init sets the
- *          pod's hostname and brings up lo instead.
+ *          user namespace: exec'd before its namespace had an id map (the
+ *          usual case), execve dropped them already; exec'd as root of the
+ *          pod's namespace by the nest role (bridge), it would keep them all.
+ *          The first container init sets the pod's hostname and brings up lo
+ *          instead.
  *
  *   join   Joins the pause's namespaces (user first, in one setns call on a
  *          pidfd), optionally unshares a PID namespace of its own, then

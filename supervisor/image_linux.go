@@ -106,6 +106,12 @@ func (s *sandbox) imageRootfs(c *pod.Container, im *imagePlan, spec *rootfs.Spec
 	return nil
 }
 
+// idmapsImages reports whether the pod's image layers are seen through
+// idmapped mounts: root's store in a pod with its own user namespace.
+func (s *sandbox) idmapsImages() bool {
+	return os.Geteuid() == 0 && s.plan.userns && len(s.plan.images) > 0
+}
+
 // idmapLayers makes, for a container of a root pod with a user namespace,
 // one detached idmapped mount per image layer (open_tree + mount_setattr
 // MOUNT_ATTR_IDMAP with the pause's user namespace, read-only): the files of
@@ -113,7 +119,7 @@ func (s *sandbox) imageRootfs(c *pod.Container, im *imagePlan, spec *rootfs.Spec
 // container's lower/I directories (nsenter.EnvIdmapped); nil otherwise.
 func (s *sandbox) idmapLayers(c *pod.Container) ([]*os.File, []string, error) {
 	im := s.plan.images[c.Name]
-	if im == nil || os.Geteuid() != 0 || !s.plan.userns {
+	if im == nil || !s.idmapsImages() {
 		return nil, nil, nil
 	}
 	userns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", s.pausePID))

@@ -428,7 +428,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 // are made by a helper inside the ready pod; an idmapped image layer (root's
 // pod with hostUsers: false) copies the pod's id maps when it is made.
 func (s *sandbox) startFirstContainers() (chan outcome, int) {
-	if s.needsVolumeHelper() || (os.Geteuid() == 0 && s.plan.userns && len(s.plan.images) > 0) {
+	if s.needsVolumeHelper() || s.idmapsImages() {
 		return nil, 0
 	}
 	if len(s.pod.Spec.InitContainers) > 0 {
