@@ -74,8 +74,14 @@ func freeHostPort(t *testing.T) int {
 // and each UDP datagram "x" with "udp x", on 127.0.0.1 in the pod.
 const portServer = `
 use IO::Socket::INET; use IO::Select;
-my $t = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ENV{TPORT}, Listen => 5, ReuseAddr => 1) or die "tcp: $!\n";
-my $u = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ENV{UPORT}, Proto => "udp") or die "udp: $!\n";
+my $addr = $ENV{ADDR} || "127.0.0.1";
+if ($addr eq "pod") { # the pod's own address: its /etc/hosts line
+	open(my $h, "<", "/etc/hosts") or die "hosts: $!\n";
+	while (<$h>) { my ($ip, @names) = split; $addr = $ip if $ip && grep { $_ eq $ENV{HOSTNAME} } @names }
+	die "no address of $ENV{HOSTNAME} in /etc/hosts\n" if $addr eq "pod";
+}
+my $t = IO::Socket::INET->new(LocalAddr => $addr, LocalPort => $ENV{TPORT}, Listen => 5, ReuseAddr => 1) or die "tcp: $!\n";
+my $u = IO::Socket::INET->new(LocalAddr => $addr, LocalPort => $ENV{UPORT}, Proto => "udp") or die "udp: $!\n";
 my $sel = IO::Select->new($t, $u);
 $| = 1; print "listening\n";
 while (1) {
@@ -134,25 +140,7 @@ func TestHostPortTCPAndUDP(t *testing.T) {
 		p := c.start(c.writeNetPod(srv), runOpts{})
 		p.waitOutput("listening", 15*time.Second)
 
-		for i := range 3 {
-			got, err := tcpAsk(tport, "hello"+strconv.Itoa(i))
-			if err != nil || got != "tcp hello"+strconv.Itoa(i) {
-				t.Errorf("TCP through hostPort %d: %q, %v", tport, got, err)
-			}
-		}
-		var got string
-		var err error
-		for range 10 { // UDP may drop; the first datagram also creates the flow
-			if got, err = udpAsk(uport, "ping"); err == nil {
-				break
-			}
-		}
-		if got != "udp ping" {
-			t.Errorf("UDP through hostPort %d: %q, %v", uport, got, err)
-		}
-		if got, err := tcpAsk(tport, "quit"); got != "bye" {
-			t.Errorf("quit: %q %v", got, err)
-		}
+		askPortServer(t, tport, uport, 3)
 		r := p.wait()
 		c.expectCode(r, 0)
 		if u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: uport}); err != nil {
@@ -207,6 +195,48 @@ func TestHostPortConflict(t *testing.T) {
 		r := c.run(c.writeNetPod(a, b), runOpts{})
 		c.expectCode(r, 125)
 		c.expectStderr(r, "spec.containers[1].ports[0].hostPort", "conflicts with spec.containers[0].ports[0]")
+	})
+}
+
+// askPortServer talks to portServer through hostPorts tport (TCP, n
+// requests) and uport (UDP), then tells it to quit.
+func askPortServer(t *testing.T, tport, uport, n int) {
+	t.Helper()
+	for i := range n {
+		got, err := tcpAsk(tport, "hello"+strconv.Itoa(i))
+		if err != nil || got != "tcp hello"+strconv.Itoa(i) {
+			t.Errorf("TCP through hostPort %d: %q, %v", tport, got, err)
+		}
+	}
+	var got string
+	var err error
+	for range 10 { // UDP may drop; the first datagram also creates the flow
+		if got, err = udpAsk(uport, "ping"); err == nil {
+			break
+		}
+	}
+	if got != "udp ping" {
+		t.Errorf("UDP through hostPort %d: %q, %v", uport, got, err)
+	}
+	if got, err := tcpAsk(tport, "quit"); got != "bye" {
+		t.Errorf("quit: %q %v", got, err)
+	}
+}
+
+// A bridge pod's hostPorts reach a server bound to the pod's own address
+// only (where Kubernetes delivers them), TCP and UDP.
+func TestHostPortReachesBridgePodAddress(t *testing.T) {
+	forModes(t, "hostportbr", func(t *testing.T, c *tcase) {
+		tport, uport := freeHostPort(t), freeHostPort(t)
+		c.ports = append(c.ports, tport)
+		srv := netContainer{container: container{Name: "srv", Command: []string{"perl", "-e", portServer},
+			Env: []envVar{{"TPORT", "8080"}, {"UPORT", "5353"}, {"ADDR", "pod"}}},
+			Ports: []portSpec{{ContainerPort: 8080, HostPort: tport, HostIP: "127.0.0.1"},
+				{ContainerPort: 5353, HostPort: uport, Protocol: "UDP", HostIP: "127.0.0.1"}}}
+		p := c.start(c.writeNetPod(srv), runOpts{flags: []string{"--network", "bridge"}})
+		p.waitOutput("listening", 15*time.Second)
+		askPortServer(t, tport, uport, 1)
+		c.expectCode(p.wait(), 0)
 	})
 }
 

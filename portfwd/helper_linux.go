@@ -60,7 +60,7 @@ func serve(ctl *net.UnixConn, req string) {
 		ctl.Write([]byte(id + " error bad port"))
 		return
 	}
-	file, err := dialInPod(f[1], port)
+	file, err := dialInPod(f[1], port, os.Getenv(envPodAddr))
 	if err != nil {
 		ctl.Write([]byte(id + " error " + err.Error()))
 		return
@@ -71,9 +71,11 @@ func serve(ctl *net.UnixConn, req string) {
 	}
 }
 
-// dialInPod connects to the port on the pod's loopback: 127.0.0.1, then ::1
-// when nothing listens on IPv4 (a server bound to ::1 only).
-func dialInPod(proto string, port int) (*os.File, error) {
+// dialInPod connects to the port in the pod: on its own address first when
+// it has one (podAddr, eth0 of a bridge pod: where Kubernetes delivers a
+// hostPort), then, for TCP when refused there, on its loopback: 127.0.0.1,
+// then ::1 (a server bound to ::1 only).
+func dialInPod(proto string, port int, podAddr string) (*os.File, error) {
 	var network string
 	switch proto {
 	case "tcp", "udp":
@@ -81,14 +83,26 @@ func dialInPod(proto string, port int) (*os.File, error) {
 	default:
 		return nil, fmt.Errorf("unknown protocol %q", proto)
 	}
-	conn, err := net.DialTimeout(network, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), DialTimeout)
-	if err != nil && network == "tcp" && errors.Is(err, syscall.ECONNREFUSED) {
-		if c6, err6 := net.DialTimeout(network, net.JoinHostPort("::1", strconv.Itoa(port)), DialTimeout); err6 == nil {
-			conn, err = c6, nil
+	targets := []string{"127.0.0.1", "::1"}
+	if podAddr != "" {
+		targets = append([]string{podAddr}, targets...)
+	}
+	if network == "udp" {
+		targets = targets[:1] // connectionless: no refusal to fall back on
+	}
+	var conn net.Conn
+	var err, first error
+	for _, host := range targets {
+		conn, err = net.DialTimeout(network, net.JoinHostPort(host, strconv.Itoa(port)), DialTimeout)
+		if first == nil {
+			first = err
+		}
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+			break
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, first // the first target's refusal names the address that matters
 	}
 	defer conn.Close()
 	return conn.(interface{ File() (*os.File, error) }).File()

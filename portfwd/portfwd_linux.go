@@ -5,8 +5,9 @@
 // that joined the pod's user and network namespaces (nsenter role netns).
 // The helper passes each dialled socket back over a unix socket
 // (SCM_RIGHTS); the supervisor then copies between the two sockets, which for
-// TCP is splice(2) (io.Copy between *net.TCPConn). The container sees
-// connections from 127.0.0.1.
+// TCP is splice(2) (io.Copy between *net.TCPConn). The dialler connects to
+// the pod's own address on a bridge (then, for TCP, its loopback) and to its
+// loopback otherwise.
 package portfwd
 
 import (
@@ -29,6 +30,16 @@ import (
 	"github.com/podsandbox/sandbox/pod"
 )
 
+// envPodAddr passes Forwarder.PodAddr to the dialler ("" when unset).
+const envPodAddr = "_SANDBOX_PORTFWD_POD_ADDR"
+
+func podAddrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 // Defaults of a Forwarder.
 const (
 	// UDPIdleTimeout ends a UDP flow nobody sent anything on for this long.
@@ -50,6 +61,12 @@ type Forwarder struct {
 	Error func(msg string)
 	// UDPIdle is the idle timeout of a UDP flow; 0 is UDPIdleTimeout.
 	UDPIdle time.Duration
+	// PodAddr, when valid, is the pod's own address (eth0 of a bridge
+	// pod): connections are dialled to it first, as Kubernetes' portmap
+	// DNATs a hostPort to the pod IP. TCP falls back to the pod's loopback
+	// when nothing listens there; UDP, which cannot tell, uses it only.
+	// Unset, the pod's loopback is dialled (a pod with only lo).
+	PodAddr netip.Addr
 
 	ports []pod.HostPort
 	tcp   []*net.TCPListener // ports[i] for TCP, nil otherwise
@@ -147,6 +164,7 @@ func (f *Forwarder) Start(exe string, pidfd *os.File, nsflags int) error {
 			nsenter.EnvSyncFD + "=3",
 			nsenter.EnvPidFD + "=4",
 			nsenter.EnvNSFlags + "=" + strconv.Itoa(nsflags),
+			envPodAddr + "=" + podAddrString(f.PodAddr),
 			"GOMAXPROCS=2",
 		},
 		Dir:         "/",

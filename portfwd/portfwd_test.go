@@ -35,7 +35,84 @@ func freePort(t *testing.T, proto string) int {
 
 // localDial stands in for the dialler in the pod: it dials 127.0.0.1.
 func localDial(proto pod.Protocol, port int) (*os.File, error) {
-	return dialInPod(strings.ToLower(string(proto)), port)
+	return dialInPod(strings.ToLower(string(proto)), port, "")
+}
+
+// A bridge pod's dialler tries the pod's own address first (Kubernetes
+// delivers a hostPort to the pod IP), and for TCP falls back to the pod's
+// loopback when refused there; UDP goes to the pod address only. 127.0.0.2
+// stands in for the pod address (all of 127.0.0.0/8 is local).
+func TestDialInPodPrefersThePodAddress(t *testing.T) {
+	accept := func(l net.Listener) <-chan string {
+		got := make(chan string, 1)
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				got <- "accept: " + err.Error()
+				return
+			}
+			got <- c.LocalAddr().String()
+			c.Close()
+		}()
+		return got
+	}
+	both, err := net.Listen("tcp4", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 on this host's loopback: %v", err)
+	}
+	defer both.Close()
+	port := both.Addr().(*net.TCPAddr).Port
+	lo, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lo.Close()
+	gotPod, gotLo := accept(both), accept(lo)
+	f, err := dialInPod("tcp", port, "127.0.0.2")
+	if err != nil {
+		t.Fatalf("dial with both listening: %v", err)
+	}
+	f.Close()
+	wait := func(ch <-chan string) string {
+		select {
+		case got := <-ch:
+			return got
+		case <-time.After(5 * time.Second):
+			return "nothing accepted"
+		}
+	}
+	if got := wait(gotPod); got != "127.0.0.2:"+strconv.Itoa(port) {
+		t.Errorf("with a server on the pod address and one on loopback, the pod address got %q", got)
+	}
+	both.Close()
+	f, err = dialInPod("tcp", port, "127.0.0.2")
+	if err != nil {
+		t.Fatalf("dial with only loopback listening: %v", err)
+	}
+	f.Close()
+	if got := wait(gotLo); got != "127.0.0.1:"+strconv.Itoa(port) {
+		t.Errorf("fallback to loopback: accepted on %q", got)
+	}
+
+	u, err := net.ListenPacket("udp4", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	uport := u.LocalAddr().(*net.UDPAddr).Port
+	f, err = dialInPod("udp", uport, "127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := c.RemoteAddr().String(); got != "127.0.0.2:"+strconv.Itoa(uport) {
+		t.Errorf("UDP dialled %s, want the pod address", got)
+	}
 }
 
 var lo = netip.MustParseAddr("127.0.0.1")

@@ -66,10 +66,15 @@ func (s *sandbox) startPortForwarder() error {
 	if s.plan.userns {
 		nsflags |= unix.CLONE_NEWUSER
 	}
+	target := "127.0.0.1 (then ::1)"
+	if s.bridge != nil {
+		s.ports.PodAddr = s.bridge.ip
+		target = s.bridge.ip.String() + " (TCP: then 127.0.0.1, ::1)"
+	}
 	if err := s.ports.Start(s.opts.Exe, s.pausePidfd, nsflags); err != nil {
 		return err
 	}
-	s.opts.Explain(fmt.Sprintf("hostPort dialler: setns(pidfd of pause, %s); connections are dialled to 127.0.0.1 in the pod and spliced", cloneFlagNames(uintptr(nsflags))))
+	s.opts.Explain(fmt.Sprintf("hostPort dialler: setns(pidfd of pause, %s); connections are dialled to %s in the pod and spliced", cloneFlagNames(uintptr(nsflags)), target))
 	return nil
 }
 
