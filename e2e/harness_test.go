@@ -446,7 +446,10 @@ func (c *tcase) newPod(containers ...container) *podManifest {
 	return &podManifest{
 		APIVersion: "v1",
 		Kind:       "Pod",
-		Metadata:   metadata{Name: c.pod},
+		// Only lo, unless a case asks (--network overrides it): cases are
+		// about other things than the default network, which
+		// TestNetworkDefaultIsBridge covers.
+		Metadata: metadata{Name: c.pod, Annotations: map[string]string{"sandbox.podsandbox.dev/network": "none"}},
 		Spec: podSpec{
 			Containers:                    containers,
 			RestartPolicy:                 "Never",

@@ -25,7 +25,7 @@ import (
 func (c *tcase) imagePod(containers ...map[string]any) string {
 	c.t.Helper()
 	m := map[string]any{
-		"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": c.pod},
+		"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": c.pod, "annotations": map[string]string{"sandbox.podsandbox.dev/network": "none"}},
 		"spec": map[string]any{"restartPolicy": "Never", "terminationGracePeriodSeconds": 2, "containers": containers},
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
@@ -501,7 +501,7 @@ func TestImageRootPodWithUserNamespace(t *testing.T) {
 		ref := c.ociLayout("layout", imagetest.Busybox(t))
 		store, env := c.storeEnv()
 		m := map[string]any{
-			"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": c.pod},
+			"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": c.pod, "annotations": map[string]string{"sandbox.podsandbox.dev/network": "none"}},
 			"spec": map[string]any{"restartPolicy": "Never", "hostUsers": false, "containers": []map[string]any{
 				{"name": "root", "image": ref, "command": []string{"/bin/sh", "-c",
 					`echo "map=$(cat /proc/self/uid_map | tr -s ' ')"; stat -c "bin=%u:%g profile=%U:%G" /bin/busybox /home/app/.profile | tr '\n' ' '; echo; echo r > /root-wrote && echo root-wrote; exec sleep 1000`}},

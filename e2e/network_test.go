@@ -40,7 +40,7 @@ type netPod struct {
 
 func (c *tcase) writeNetPod(containers ...netContainer) string {
 	c.t.Helper()
-	p := netPod{APIVersion: "v1", Kind: "Pod", Metadata: metadata{Name: c.pod},
+	p := netPod{APIVersion: "v1", Kind: "Pod", Metadata: metadata{Name: c.pod, Annotations: map[string]string{"sandbox.podsandbox.dev/network": "none"}},
 		Spec: netPodSpec{Containers: containers, RestartPolicy: "Never", TerminationGracePeriodSeconds: ptr(int64(2))}}
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {

@@ -165,3 +165,20 @@ func symlinkIfPresent(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// A manifest that names no network gets the bridge: a pod IP (ps), eth0
+// with it, and a default route; `run -- CMD` stays on lo only.
+func TestNetworkDefaultIsBridge(t *testing.T) {
+	forModes(t, "netdefault", func(t *testing.T, c *tcase) {
+		p := c.newPod(sh("main", `ip -4 -o addr show eth0 | awk '{print "eth0", $4}'; ip route show default`))
+		p.Metadata.Annotations = nil // the default
+		r := c.run(c.write(p), runOpts{})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "eth0 10.88.", "default via 10.88.0.1 dev eth0")
+		r = c.startArgs([]string{"run", "--", "sh", "-c", "ls /sys/class/net"}, runOpts{}).wait()
+		c.expectCode(r, 0)
+		if got := strings.Fields(r.stdout); len(got) != 1 || got[0] != "lo" {
+			t.Errorf("run -- CMD: interfaces %q, want only lo\n%s", got, r)
+		}
+	})
+}

@@ -197,10 +197,10 @@ const (
 	NetworkNone   = "none"
 	NetworkBridge = "bridge"
 	NetworkHost   = "host"
-	// DefaultNetwork is the mode of a manifest that names none (see
-	// docs/NETWORKING.md for why it is not bridge). Ad-hoc runs
+	// DefaultNetwork is the mode of a manifest that names none: a pod IP on
+	// the user's bridge, as Kubernetes users expect. Ad-hoc runs
 	// (`run -- CMD`) and sandboxtest name none themselves.
-	DefaultNetwork = NetworkNone
+	DefaultNetwork = NetworkBridge
 	// DefaultSubnet is the bridge's subnet unless AnnotationSubnet says
 	// otherwise.
 	DefaultSubnet = "10.88.0.0/16"

@@ -43,7 +43,7 @@ func addAdhocFlags(cmd *cobra.Command, f *adhocFlags) {
 	fl.StringArrayVar(&f.env, "env", nil, "with -- CMD: set K=V in the command's environment")
 	fl.BoolVar(&f.envHost, "env-host", false, "with -- CMD: pass the caller's whole environment")
 	fl.BoolVar(&f.keepID, "keep-id", false, "with -- CMD: run as your own uid/gid inside instead of root")
-	fl.StringVar(&f.network, "network", "none", "none (only lo), bridge (an IP on the user's bridge sbx0, outbound through pasta or slirp4netns) or host; default none (for a manifest: its "+pod.AnnotationNetwork+" annotation, else none)")
+	fl.StringVar(&f.network, "network", "none", "none (only lo), bridge (an IP on the user's bridge sbx0, outbound through pasta or slirp4netns) or host; default none (for a manifest: its "+pod.AnnotationNetwork+" annotation, else bridge)")
 	fl.StringVar(&f.hostname, "hostname", "", "with -- CMD: hostname inside (default: the sandbox's name)")
 	fl.StringVar(&f.name, "name", "", "with -- CMD: name of the sandbox (default: run-<random>)")
 	fl.StringVar(&f.memory, "memory", "", "with -- CMD: memory limit (a Kubernetes quantity: 256Mi, 1G) where cgroups allow; use --pids-limit for processes")

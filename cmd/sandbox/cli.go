@@ -127,10 +127,11 @@ private /tmp, no network but lo, root inside; stdio and the terminal passed
 through untouched, signals forwarded, the command's exit code returned
 (124 after --timeout). Works as go test -exec 'sandbox run --'.
 
-Networks (--network or the manifest's annotation): none (default), bridge
-(a pod IP on the user's bridge; outbound access through pasta or
+Networks (--network or the manifest's annotation): bridge (the default for
+a manifest: a pod IP on the user's bridge; outbound access through pasta or
 slirp4netns when installed and /dev/net/tun is usable; the host's 127.0.0.1
-through the pod's gateway only with --allow-host-loopback), host.
+through the pod's gateway only with --allow-host-loopback), none (only lo;
+the default of run -- CMD), host.
 
 Exit codes: 0 all containers succeeded; the first failing container's code;
 125 sandbox failure (bad manifest, setup error); 126 command cannot be
