@@ -272,39 +272,70 @@ func runNetJob(exe string, holderPidfd *os.File, userns bool, job string, args .
 	return nil
 }
 
-// leaseAddress takes the lowest free address of the subnet after the
-// gateway (called with holder.lock held). A lease whose supervisor is dead
-// is free.
+// leaseAddress takes the next free address of the subnet after the one
+// leased last, round-robin from the gateway's successor (called with
+// holder.lock held), as CNI's host-local IPAM does: the address a pod just
+// released is taken again only after the others. Its old veth end may still
+// exist then, until the kernel has torn the dead pod's network namespace
+// down, and deleting it would wait for that. A lease whose supervisor is
+// dead is free.
 func (s *sandbox) leaseAddress(b *bridgeNet) error {
 	self, err := state.Identify(os.Getpid())
 	if err != nil {
 		return err
 	}
 	data, _ := json.Marshal(leaseRecord{Pod: s.pod.Metadata.Name, Supervisor: self})
-	last := lastAddr(b.subnet)
-	for ip := b.gateway.Next(); ip.IsValid() && ip.Less(last); ip = ip.Next() {
+	first, last := b.gateway.Next(), lastAddr(b.subnet)
+	nextFile := filepath.Join(b.dir, "leases", "next")
+	start := first
+	if saved, err := os.ReadFile(nextFile); err == nil {
+		if a, err := netip.ParseAddr(strings.TrimSpace(string(saved))); err == nil && b.subnet.Contains(a) && first.Compare(a) <= 0 && a.Less(last) {
+			start = a
+		}
+	}
+	// take claims ip unless a live supervisor holds it.
+	take := func(ip netip.Addr) (bool, error) {
 		path := filepath.Join(b.dir, "leases", ip.String())
 		if old, err := os.ReadFile(path); err == nil {
 			var lr leaseRecord
 			if json.Unmarshal(old, &lr) == nil && lr.Supervisor.Alive() {
-				continue
+				return false, nil
 			}
 			os.Remove(path)
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			continue
+			return false, nil
 		}
 		_, werr := f.Write(data)
 		f.Close()
 		if werr != nil {
 			os.Remove(path)
-			return werr
+			return false, werr
 		}
 		b.ip, b.lease = ip, path
-		return nil
+		return true, nil
 	}
-	return fmt.Errorf("--network bridge: no free address left in %s", b.subnet)
+	following := func(ip netip.Addr) netip.Addr {
+		if ip = ip.Next(); !ip.Less(last) {
+			return first
+		}
+		return ip
+	}
+	for ip := start; ; {
+		ok, err := take(ip)
+		if err != nil {
+			return err
+		}
+		if ok {
+			// A hint for the next pod: a lost write only costs the order.
+			os.WriteFile(nextFile, []byte(following(ip).String()+"\n"), 0o600)
+			return nil
+		}
+		if ip = following(ip); ip == start {
+			return fmt.Errorf("--network bridge: no free address left in %s", b.subnet)
+		}
+	}
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
@@ -489,12 +520,15 @@ func stopIdleHolder(dir string) error {
 	defer users.Close()
 	var rec holderRecord
 	if data, err := os.ReadFile(filepath.Join(dir, "holder.json")); err == nil && json.Unmarshal(data, &rec) == nil {
-		// The keeper kills and reaps the tool when the holder is gone; if it
-		// does not within 2 s, both are killed, so that none is left when
-		// this returns.
-		for _, p := range []state.Process{rec.Process, rec.Keeper, rec.Tool} {
-			killAndWait(p, p != rec.Keeper)
-		}
+		// The holder is killed and waited for (a fraction of a
+		// millisecond), the tool only killed: pasta takes ≈ 35 ms to exit
+		// after SIGKILL (it frees tens of MB of buffers), which would double
+		// a lone bridge pod's teardown, and nothing depends on its last
+		// milliseconds. The keeper, its parent, reaps it and exits: it
+		// watches both (killing the keeper instead would leave the tool a
+		// zombie for the host's init).
+		killAndWait(rec.Process)
+		kill(rec.Tool)
 	}
 	os.Remove(filepath.Join(dir, "holder.json"))
 	os.Remove(usernet.PidFile(dir))
@@ -508,30 +542,26 @@ func CleanupNetwork(base string) error {
 	return stopIdleHolder(base + "-net")
 }
 
-// killAndWait sends SIGKILL to p if it is still the recorded process (after
-// waiting up to 2 s for it to end by itself unless kill) and waits (up to
-// 2 s) until it is gone or a zombie of another parent.
-func killAndWait(p state.Process, kill bool) {
-	if !kill {
-		deadline := time.Now().Add(2 * time.Second)
-		for time.Now().Before(deadline) && p.Alive() && !processExiting(p.PID) {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	if !p.Alive() || processExiting(p.PID) {
+// killAndWait sends SIGKILL to p if it is still the recorded process and
+// waits (up to 2 s) until it has exited.
+func killAndWait(p state.Process) {
+	if processExiting(p.PID) {
 		return
 	}
-	fd, err := unix.PidfdOpen(p.PID, 0)
-	if err != nil {
+	if fd, err := p.OpenPidfd(); err == nil {
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		state.WaitPidfd(fd, 2*time.Second)
+		unix.Close(fd)
+	}
+}
+
+// kill sends SIGKILL to p if it is still the recorded process.
+func kill(p state.Process) {
+	if processExiting(p.PID) {
 		return
 	}
-	defer unix.Close(fd)
-	if !p.Alive() { // the pidfd must refer to the recorded process
-		return
-	}
-	unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) && !processExiting(p.PID) {
-		time.Sleep(5 * time.Millisecond)
+	if fd, err := p.OpenPidfd(); err == nil {
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		unix.Close(fd)
 	}
 }

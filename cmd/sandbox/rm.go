@@ -98,13 +98,13 @@ func killLeftovers(rec state.Record) int {
 	}
 	killed := 0
 	for _, p := range procs {
-		fd, err := openVerified(p)
+		fd, err := p.OpenPidfd()
 		if err != nil {
 			continue
 		}
 		if unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) == nil {
 			killed++
-			waitExit(fd, 2e9)
+			state.WaitPidfd(fd, 2e9)
 		}
 		unix.Close(fd)
 	}

@@ -79,7 +79,7 @@ func stopPod(g *globalFlags, base string, rec state.Record, seconds int64) error
 			return sandboxErr("stop pod %s: %v", rec.Name, err)
 		}
 	}
-	pidfd, err := openVerified(rec.Supervisor)
+	pidfd, err := rec.Supervisor.OpenPidfd()
 	if err != nil {
 		return nil // exited meanwhile
 	}
@@ -91,53 +91,15 @@ func stopPod(g *globalFlags, base string, rec state.Record, seconds int64) error
 		return sandboxErr("stop pod %s: signal its supervisor (pid %d): %v", rec.Name, rec.Supervisor.PID, err)
 	}
 	// The supervisor needs the grace period plus its teardown.
-	if waitExit(pidfd, grace+10*time.Second) {
+	if state.WaitPidfd(pidfd, grace+10*time.Second) {
 		return nil
 	}
 	logger(g).Warn(fmt.Sprintf("pod %s: the supervisor (pid %d) did not finish %v after SIGTERM: killing it (its pause and containers die with it)", rec.Name, rec.Supervisor.PID, grace+10*time.Second))
 	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-	if !waitExit(pidfd, 10*time.Second) {
+	if !state.WaitPidfd(pidfd, 10*time.Second) {
 		return sandboxErr("pod %s: the supervisor (pid %d) survived SIGKILL", rec.Name, rec.Supervisor.PID)
 	}
 	return nil
-}
-
-// openVerified opens a pidfd on p and checks, once it is open, that the
-// PID still has the recorded start time: the pidfd then refers to the
-// recorded process, never to a recycled PID.
-func openVerified(p state.Process) (int, error) {
-	if p.PID <= 0 {
-		return -1, unix.ESRCH
-	}
-	fd, err := unix.PidfdOpen(p.PID, 0)
-	if err != nil {
-		return -1, err
-	}
-	if !alive(p) {
-		unix.Close(fd)
-		return -1, unix.ESRCH
-	}
-	return fd, nil
-}
-
-// waitExit waits up to d for the process behind pidfd to exit (a pidfd
-// polls readable then, also for a process that is not our child).
-func waitExit(pidfd int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int(min(left, time.Second)/time.Millisecond)+1)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return false
-		}
-		if n > 0 {
-			return true
-		}
-	}
 }
 
 func manifestGrace(rec state.Record) time.Duration {

@@ -102,6 +102,45 @@ func (p Process) Alive() bool {
 	return err == nil && st == p.StartTime
 }
 
+// OpenPidfd opens a pidfd on p and checks, once it is open, that the PID
+// still has the recorded start time: the pidfd then refers to the recorded
+// process, never to a recycled PID. ESRCH when p no longer runs.
+func (p Process) OpenPidfd() (int, error) {
+	if p.PID <= 0 {
+		return -1, unix.ESRCH
+	}
+	fd, err := unix.PidfdOpen(p.PID, 0)
+	if err != nil {
+		return -1, err
+	}
+	if !p.Alive() {
+		unix.Close(fd)
+		return -1, unix.ESRCH
+	}
+	return fd, nil
+}
+
+// WaitPidfd waits up to d for the process behind pidfd to exit (a pidfd
+// polls readable then, also for a process that is not the caller's child)
+// and reports whether it did.
+func WaitPidfd(pidfd int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(min(left, time.Second)/time.Millisecond)+1)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return false
+		}
+		if n > 0 {
+			return true
+		}
+	}
+}
+
 // StartTime reads a process's start time from /proc/PID/stat.
 func StartTime(pid int) (uint64, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
