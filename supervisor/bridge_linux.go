@@ -37,8 +37,9 @@ import (
 // started, stopped, or an address is leased), users.lock (LOCK_SH held by
 // every supervisor with a bridge pod, so the last one out can tell by
 // LOCK_EX|LOCK_NB and stop the holder; a killed supervisor's lock goes with
-// it), holder.json (the holder's identity and subnet) and leases/<ip> (the
-// supervisor owning the address; reclaimed when it is dead).
+// it), holder.json (the holder's identity and subnet), leases/<ip> (the
+// supervisor owning the address; reclaimed when it is dead) and leases/next
+// (where the round-robin search for a free address starts).
 
 type bridgeNet struct {
 	dir     string
