@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -320,33 +319,9 @@ func (c *tcase) startInCgroup(manifest, dir string) *proc {
 		c.t.Fatal(err)
 	}
 	defer syscall.Close(fd)
-	cmd := exec.Command(sandboxBin, "run", manifest)
-	cmd.Env = []string{"PATH=" + hostPath, "HOME=/nonexistent", "XDG_RUNTIME_DIR=" + c.xdg}
-	cmd.Dir = c.dir
-	p := &proc{c: c, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{}), timeout: defaultRunTimeout}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, UseCgroupFD: true, CgroupFD: fd}
-	if c.m.drop {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
-	}
-	p.started = time.Now()
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start %v in cgroup %s: %v", cmd.Args, dir, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	c.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			c.t.Errorf("sandbox (pid %d) still running at the end of the test: killing it", cmd.Process.Pid)
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	cmd := c.sandboxCmd(nil, nil, "run", manifest)
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	return c.launch(cmd, 0)
 }
 
 func (c *tcase) runInCgroup(manifest, dir string) result {

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -149,10 +148,7 @@ func (c *tcase) goTest(dir string, env []string, args ...string) (string, int) {
 	cmd := exec.Command("go", append([]string{"test"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(c.goEnv(dir), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if c.m.drop {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
-	}
+	cmd.SysProcAttr = c.asMode()
 	done := make(chan struct{})
 	var out []byte
 	var err error

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podsandbox/sandbox/internal/testutil"
 )
 
 // defaultCapMask is Podman's 11: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
@@ -185,7 +187,7 @@ func TestProcExeNotWritable(t *testing.T) {
 			if owned {
 				dir := c.ownedDir("ownbin")
 				bin = filepath.Join(dir, "sandbox")
-				if err := copyFile(bin, sandboxBin, 0o755); err != nil {
+				if err := testutil.CopyFile(bin, sandboxBin, 0o755); err != nil {
 					t.Fatal(err)
 				}
 				c.chown(bin)
@@ -229,10 +231,7 @@ func (c *tcase) runBinary(bin, manifest string, env []string) result {
 	cmd.Dir = c.dir
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if c.m.drop {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
-	}
+	cmd.SysProcAttr = c.asMode()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/podsandbox/sandbox/internal/testutil"
 )
 
 // Test users created by hack/setup-test-host.sh.
@@ -78,7 +80,7 @@ func testMain(m *testing.M) int {
 	if prebuilt := os.Getenv("SANDBOX_E2E_BINARY"); prebuilt != "" {
 		// For running the compiled tests where no Go toolchain is usable
 		// (e.g. as an unprivileged user): copy, so the mode is right.
-		if err := copyFile(sandboxBin, prebuilt, 0o755); err != nil {
+		if err := testutil.CopyFile(sandboxBin, prebuilt, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: SANDBOX_E2E_BINARY:", err)
 			return 1
 		}
@@ -553,50 +555,26 @@ func (c *tcase) start(manifest string, o runOpts) *proc {
 // startArgs starts `sandbox args...` like start.
 func (c *tcase) startArgs(args []string, o runOpts) *proc {
 	c.t.Helper()
-	cmd := exec.Command(sandboxBin, args...)
-	cmd.Env = append([]string{
-		"PATH=" + hostPath,
-		"HOME=/nonexistent",
-		"XDG_RUNTIME_DIR=" + c.xdg,
-	}, o.env...)
-	cmd.Dir = c.dir
+	var in io.Reader // nil: /dev/null
+	if o.stdin != "" {
+		in = strings.NewReader(o.stdin)
+	}
+	cmd := c.sandboxCmd(in, o.env, args...)
 	if o.dir != "" {
 		cmd.Dir = o.dir
 	}
 	cmd.ExtraFiles = o.extraFiles
-	p := &proc{c: c, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr // stdin nil: /dev/null
-	if o.stdin != "" {
-		cmd.Stdin = strings.NewReader(o.stdin)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return c.launch(cmd, o.timeout)
+}
+
+// asMode is the SysProcAttr of a process the test starts as the mode's uid
+// (dropping privileges when the mode says so), killed with the test.
+func (c *tcase) asMode() *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if c.m.drop {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
+		attr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
 	}
-	p.timeout = o.timeout
-	if p.timeout == 0 {
-		p.timeout = defaultRunTimeout
-	}
-	p.started = time.Now()
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start %v: %v", cmd.Args, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	// If the test ends early (t.Fatal) the process must not outlive it; this
-	// runs before the leak check, which was registered earlier.
-	c.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			c.t.Errorf("sandbox (pid %d) still running at the end of the test: killing it", cmd.Process.Pid)
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	return attr
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
@@ -1043,7 +1021,7 @@ func (c *tcase) busyboxRootfs(marker string) string {
 	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := copyFile(filepath.Join(root, "bin", "busybox"), busybox, 0o755); err != nil {
+	if err := testutil.CopyFile(filepath.Join(root, "bin", "busybox"), busybox, 0o755); err != nil {
 		c.t.Fatal(err)
 	}
 	out, err := exec.Command(busybox, "--list").Output()
@@ -1073,23 +1051,6 @@ func (c *tcase) busyboxRootfs(marker string) string {
 		}
 	}
 	return root
-}
-
-func copyFile(dst, src string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // ---------------------------------------------------------------------------

@@ -433,10 +433,7 @@ func TestLabDocument(t *testing.T) {
 			cmd := exec.Command("/bin/bash", "-c", script)
 			cmd.Dir = repo
 			cmd.Env = []string{"PATH=" + filepath.Dir(sandboxBin) + ":" + hostPath, "HOME=" + home, "XDG_RUNTIME_DIR=" + xdg, "TERM=dumb", "LC_ALL=C.UTF-8"}
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if c.m.drop {
-				cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
-			}
+			cmd.SysProcAttr = c.asMode()
 			out, _ := cmd.CombinedOutput()
 			return string(out)
 		}

@@ -30,10 +30,7 @@ func (c *tcase) sandboxCmd(in io.Reader, env []string, args ...string) *exec.Cmd
 	cmd.Env = append([]string{"PATH=" + hostPath, "HOME=/nonexistent", "XDG_RUNTIME_DIR=" + c.xdg}, env...)
 	cmd.Dir = c.dir
 	cmd.Stdin = in
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if c.m.drop {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
-	}
+	cmd.SysProcAttr = c.asMode()
 	return cmd
 }
 
@@ -520,10 +517,7 @@ func TestRecycledPIDNeverSignalled(t *testing.T) {
 		// The unrelated process runs as the mode's uid, so a signal from
 		// sandbox would be permitted.
 		victim := exec.Command("/bin/sleep", "60")
-		victim.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if c.m.drop {
-			victim.SysProcAttr.Credential = &syscall.Credential{Uid: c.m.uid, Gid: c.m.gid, Groups: []uint32{}}
-		}
+		victim.SysProcAttr = c.asMode()
 		if err := victim.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -27,6 +27,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/internal/lockfile"
 )
 
 // ErrNotFound is wrapped when no stored image has the asked name or ID.
@@ -143,18 +145,8 @@ func (l *lock) Close() error {
 }
 
 func flock(path string, how int) (*lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := lockfile.Lock(path, how)
 	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	return &lock{f}, nil

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podsandbox/sandbox/internal/idmap"
+	"github.com/podsandbox/sandbox/internal/lockfile"
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/netsetup"
 	"github.com/podsandbox/sandbox/nsenter"
@@ -74,24 +75,6 @@ func netDir(stateDir string) string {
 	return base + "-net"
 }
 
-func lockFile(path string, how int) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
 // setupBridge makes sure the holder runs and leases the pod's address; it
 // runs before the pause exists.
 func (s *sandbox) setupBridge() error {
@@ -104,12 +87,12 @@ func (s *sandbox) setupBridge() error {
 	if err := os.MkdirAll(filepath.Join(b.dir, "leases"), 0o700); err != nil {
 		return fmt.Errorf("network state: %w", err)
 	}
-	glock, err := lockFile(filepath.Join(b.dir, "holder.lock"), unix.LOCK_EX)
+	glock, err := lockfile.Lock(filepath.Join(b.dir, "holder.lock"), unix.LOCK_EX)
 	if err != nil {
 		return fmt.Errorf("network state: %w", err)
 	}
 	defer glock.Close()
-	if b.users, err = lockFile(filepath.Join(b.dir, "users.lock"), unix.LOCK_SH); err != nil {
+	if b.users, err = lockfile.Lock(filepath.Join(b.dir, "users.lock"), unix.LOCK_SH); err != nil {
 		return fmt.Errorf("network state: %w", err)
 	}
 	s.bridge = b // from here on, releaseBridge undoes what was done
@@ -506,7 +489,7 @@ func (s *sandbox) releaseBridge() {
 // users.lock. It is what the last pod, `sandbox gc` and a failed start
 // call.
 func stopIdleHolder(dir string) error {
-	glock, err := lockFile(filepath.Join(dir, "holder.lock"), unix.LOCK_EX)
+	glock, err := lockfile.Lock(filepath.Join(dir, "holder.lock"), unix.LOCK_EX)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
@@ -514,7 +497,7 @@ func stopIdleHolder(dir string) error {
 		return fmt.Errorf("network state: %w", err)
 	}
 	defer glock.Close()
-	users, err := lockFile(filepath.Join(dir, "users.lock"), unix.LOCK_EX|unix.LOCK_NB)
+	users, err := lockfile.Lock(filepath.Join(dir, "users.lock"), unix.LOCK_EX|unix.LOCK_NB)
 	if err != nil {
 		return nil // another pod still uses the bridge
 	}

@@ -41,7 +41,7 @@ func BusyboxRootfs(t testing.TB) string {
 	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	if err := copyFile(filepath.Join(root, "bin", "busybox"), BusyboxPath, 0o755); err != nil {
+	if err := CopyFile(filepath.Join(root, "bin", "busybox"), BusyboxPath, 0o755); err != nil {
 		t.Fatalf("BusyboxRootfs: %v", err)
 	}
 	for _, a := range BusyboxApplets {
@@ -70,7 +70,8 @@ func checkStatic(path string) error {
 
 var errDynamic = errors.New("dynamically linked")
 
-func copyFile(dst, src string, perm os.FileMode) error {
+// CopyFile copies src to a new file dst with mode perm (dst must not exist).
+func CopyFile(dst, src string, perm os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
