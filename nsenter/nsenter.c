@@ -203,6 +203,43 @@ static void run_pause(void)
 		pause();
 }
 
+/* ---- shared steps ----------------------------------------------------- */
+
+/* become_root takes uid and gid 0 of the user namespace just joined (where
+ * the caller's own ids are unmapped, or to be the namespace's root). */
+static void become_root(int sync_fd, const char *where)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "setresgid 0 in %s", where);
+	if (setresgid(0, 0, 0) < 0)
+		fail(sync_fd, what);
+	/* Denied (EPERM) in a namespace whose gid map was written without
+	 * newgidmap: the groups then stay the caller's. */
+	snprintf(what, sizeof(what), "setgroups in %s", where);
+	if (setgroups(0, NULL) < 0 && errno != EPERM)
+		fail(sync_fd, what);
+	snprintf(what, sizeof(what), "setresuid 0 in %s", where);
+	if (setresuid(0, 0, 0) < 0)
+		fail(sync_fd, what);
+}
+
+/* clone_for_caller clones a child that is our caller's (CLONE_PARENT), so
+ * the caller reaps it and gets its exit status; we report "pid N" and exit,
+ * the child returns. The namespaces we joined (the PID namespace applies to
+ * children only) are the child's. */
+static void clone_for_caller(int sync_fd)
+{
+	pid_t child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+
+	if (child < 0)
+		fail(sync_fd, "clone");
+	if (child > 0) {
+		report(sync_fd, "pid %d", (int)child);
+		_exit(0);
+	}
+}
+
 /* ---- join ------------------------------------------------------------- */
 
 /*
@@ -252,7 +289,6 @@ static void run_join(void)
 	int pidfd = env_int("_SANDBOX_PIDFD", -1);
 	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
 	int newpid = env_int("_SANDBOX_NEWPID", 0);
-	pid_t child;
 
 	if (sync_fd < 0 || pidfd < 0) {
 		errno = EINVAL;
@@ -281,13 +317,7 @@ static void run_join(void)
 		fail(sync_fd, "unshare pid namespace");
 
 	/* CLONE_PARENT: the container is the supervisor's child, not ours. */
-	child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (child < 0)
-		fail(sync_fd, "clone");
-	if (child > 0) {
-		report(sync_fd, "pid %d", (int)child);
-		_exit(0);
-	}
+	clone_for_caller(sync_fd);
 
 	/* Die with the supervisor thread that started us (it stays locked to
 	 * its OS thread for the container's lifetime). In a shared PID
@@ -327,7 +357,6 @@ static void run_exec(void)
 	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
 	int pidfd = env_int("_SANDBOX_PIDFD", -1);
 	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
-	pid_t child;
 
 	if (sync_fd < 0 || pidfd < 0) {
 		errno = EINVAL;
@@ -343,25 +372,11 @@ static void run_exec(void)
 		fail(sync_fd, "setns into the container");
 	close(pidfd);
 	if (nsflags & CLONE_NEWUSER) {
-		if (setresgid(0, 0, 0) < 0)
-			fail(sync_fd, "setresgid 0 in the pod's user namespace");
-		if (setgroups(0, NULL) < 0 && errno != EPERM)
-			fail(sync_fd, "setgroups in the pod's user namespace");
-		if (setresuid(0, 0, 0) < 0)
-			fail(sync_fd, "setresuid 0 in the pod's user namespace");
+		become_root(sync_fd, "the pod's user namespace");
 		/* A uid change may have made us dumpable again. */
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
-	/* The PID namespace applies to children: clone, and make the child
-	 * the caller's (CLONE_PARENT), so the caller reaps it and gets its
-	 * exit status. */
-	child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (child < 0)
-		fail(sync_fd, "clone");
-	if (child > 0) {
-		report(sync_fd, "pid %d", (int)child);
-		_exit(0);
-	}
+	clone_for_caller(sync_fd);
 	if (chdir("/") < 0)
 		fail(sync_fd, "chdir / in the container");
 	report(sync_fd, "ok");
@@ -453,12 +468,8 @@ static void run_nest(void)
 	if (setns(pidfd, nsflags) < 0)
 		fail(sync_fd, "setns into the network holder");
 	close(pidfd);
-	if (nsflags & CLONE_NEWUSER) {
-		if (setresgid(0, 0, 0) < 0)
-			fail(sync_fd, "setresgid 0 in the network holder");
-		if (setresuid(0, 0, 0) < 0)
-			fail(sync_fd, "setresuid 0 in the network holder");
-	}
+	if (nsflags & CLONE_NEWUSER)
+		become_root(sync_fd, "the network holder");
 	/* The child's /proc/PID/{uid,gid}_map belong to root (unwritable for
 	 * us) while it is non-dumpable, and it inherits our dumpability: be
 	 * dumpable for the clone. Nothing of the pod can reach us (we are not

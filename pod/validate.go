@@ -117,13 +117,19 @@ func checkContainer(probs *problems, prefix string, c *Container) {
 }
 
 func checkContainerName(probs *problems, field, name string) {
+	checkDNSLabel(probs, field, name, "a DNS-1123 label")
+}
+
+// checkDNSLabel checks a name that must be a DNS-1123 label; why ends the
+// message of an invalid one.
+func checkDNSLabel(probs *problems, field, name, why string) {
 	switch {
 	case name == "":
 		probs.addf(ErrInvalid, field, "required")
 	case len(name) > MaxNameLength:
 		probs.addf(ErrInvalid, field, "%d characters, must be 1 to %d", len(name), MaxNameLength)
 	case !dnsLabelRE().MatchString(name):
-		probs.addf(ErrInvalid, field, "%q is invalid: use lowercase letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label)", name)
+		probs.addf(ErrInvalid, field, "%q is invalid: use lowercase letters, digits and '-', starting and ending with a letter or digit (%s)", name, why)
 	}
 }
 

@@ -162,14 +162,7 @@ func checkVolumes(probs *problems, spec *PodSpec) map[string]*Volume {
 }
 
 func checkVolumeName(probs *problems, field, name string) {
-	switch {
-	case name == "":
-		probs.addf(ErrInvalid, field, "required")
-	case len(name) > MaxNameLength:
-		probs.addf(ErrInvalid, field, "%d characters, must be 1 to %d", len(name), MaxNameLength)
-	case !dnsLabelRE().MatchString(name):
-		probs.addf(ErrInvalid, field, "%q is invalid: use lowercase letters, digits and '-', starting and ending with a letter or digit (it names a directory in the pod's state)", name)
-	}
+	checkDNSLabel(probs, field, name, "it names a directory in the pod's state")
 }
 
 func checkEmptyDir(probs *problems, field string, e *EmptyDirVolumeSource) {
