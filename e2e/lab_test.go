@@ -151,7 +151,7 @@ func TestLabNginxPod(t *testing.T) {
 
 		t.Run("hostPort", func(t *testing.T) {
 			if len(hostListeners(port)) == 0 {
-				t.Skipf("nothing listens on host port %d: hostPort is not published yet (issue 5)", port)
+				t.Errorf("nothing listens on host port %d: the pod's hostPort is not published", port)
 			}
 			body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/from-the-host", port))
 			if !strings.Contains(body, hello) || !strings.Contains(body, "GET /from-the-host") {

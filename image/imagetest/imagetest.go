@@ -6,6 +6,7 @@ package imagetest
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/podsandbox/sandbox/internal/testutil"
 )
 
 // BusyboxPath is the static busybox the image is built from (busybox-static).
@@ -34,14 +37,16 @@ type Entry struct {
 	UID, GID         int
 }
 
-// Layer makes an uncompressed-tar layer of the entries.
-func Layer(t testing.TB, entries ...Entry) v1.Layer {
+// Tar makes an uncompressed tar stream (PAX format) of the entries: a
+// regular file when Type is unset, mode 0644 (0755 for a directory) when Mode
+// is unset, a fixed modification time.
+func Tar(t testing.TB, entries ...Entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
 		h := &tar.Header{Name: e.Name, Linkname: e.Link, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID,
-			Size: int64(len(e.Body)), ModTime: time.Unix(1700000000, 0)}
+			Size: int64(len(e.Body)), ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
 		if h.Typeflag == 0 {
 			h.Typeflag = tar.TypeReg
 		}
@@ -57,12 +62,20 @@ func Layer(t testing.TB, entries ...Entry) v1.Layer {
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		io.WriteString(tw, e.Body)
+		if h.Size > 0 {
+			io.WriteString(tw, e.Body)
+		}
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data := buf.Bytes()
+	return buf.Bytes()
+}
+
+// Layer makes an uncompressed-tar layer of the entries (see Tar).
+func Layer(t testing.TB, entries ...Entry) v1.Layer {
+	t.Helper()
+	data := Tar(t, entries...)
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 	if err != nil {
 		t.Fatal(err)
@@ -74,12 +87,13 @@ func Layer(t testing.TB, entries ...Entry) v1.Layer {
 // and "app", uid 1000) and a root-owned /data; then a layer that adds
 // /etc/motd, deletes /etc/gone with a whiteout and makes /opaque opaque.
 // Entrypoint ["/bin/sh", "-c"], Cmd ["echo image-cmd"], Env IMAGE_VAR,
-// WorkingDir /data. Skips the test without a static busybox.
+// WorkingDir /data. Without a static busybox the test is skipped (a failure
+// under CI).
 func Busybox(t testing.TB) v1.Image {
 	t.Helper()
 	bb, err := os.ReadFile(BusyboxPath)
 	if err != nil {
-		t.Skipf("a static busybox is needed (busybox-static): %v", err)
+		testutil.SkipOrFailUnlessCI(t, fmt.Sprintf("a static busybox is needed (busybox-static): %v", err))
 	}
 	base := []Entry{
 		{Name: "bin/", Type: tar.TypeDir}, {Name: "etc/", Type: tar.TypeDir}, {Name: "tmp/", Type: tar.TypeDir, Mode: 0o1777},
