@@ -375,10 +375,10 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	if err := s.setupNetwork(); err != nil { // network_linux.go: bridge address, hostPort listeners
 		return ExitSandboxFailed, err
 	}
+	defer s.closePausePipes() // also when startPause fails after making them
 	if err := s.startPause(); err != nil {
 		return ExitSandboxFailed, err
 	}
-	defer s.closePausePipes()
 	// The containers that run first start now: their re-execution, setns
 	// and Go runtime start overlap newuidmap/newgidmap; each waits for
 	// pauseReady before it gets its config.
