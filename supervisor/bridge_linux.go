@@ -529,7 +529,7 @@ func CleanupNetwork(base string) error {
 // killAndWait sends SIGKILL to p if it is still the recorded process and
 // waits (up to 2 s) until it has exited.
 func killAndWait(p state.Process) {
-	if processExiting(p.PID) {
+	if state.Exiting(p.PID) {
 		return
 	}
 	if fd, err := p.OpenPidfd(); err == nil {
@@ -541,7 +541,7 @@ func killAndWait(p state.Process) {
 
 // kill sends SIGKILL to p if it is still the recorded process.
 func kill(p state.Process) {
-	if processExiting(p.PID) {
+	if state.Exiting(p.PID) {
 		return
 	}
 	if fd, err := p.OpenPidfd(); err == nil {

@@ -489,30 +489,13 @@ func (s *sandbox) collect(ctx context.Context, results <-chan outcome, pending i
 	// A pause killed from outside takes the containers with it, and the
 	// kernel only lets it finish exiting after we reaped them: their exits
 	// can arrive first. A pause that is exiting means the pod died.
-	if runErr == nil && pauseDone != nil && !s.pauseKilled.Load() && processExiting(s.pausePID) {
+	if runErr == nil && pauseDone != nil && !s.pauseKilled.Load() && state.Exiting(s.pausePID) {
 		err := <-pauseDone
 		s.pauseDone = nil
 		first = ExitSandboxDied
 		runErr = fmt.Errorf("%w: pause (pid %d) %v; every container was killed with it", ErrSandboxDied, s.pausePID, err)
 	}
 	return first, runErr
-}
-
-// processExiting reports whether pid is gone, a zombie, or in do_exit
-// (PF_EXITING in the flags of /proc/PID/stat).
-func processExiting(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 7 {
-		return true
-	}
-	const pfExiting = 0x4
-	flags, err := strconv.ParseUint(fields[6], 10, 64) // field 9
-	return fields[0] == "Z" || fields[0] == "X" || (err == nil && flags&pfExiting != 0)
 }
 
 // shareStateWithMappedRoot lets the container root of a pod with
@@ -724,7 +707,7 @@ func (s *sandbox) supervise(c *pod.Container, isInit bool) outcome {
 			return outcome{name: c.Name, code: code}
 		default:
 		}
-		if processExiting(s.pausePID) {
+		if state.Exiting(s.pausePID) {
 			// The pod's sandbox died and took this container with it:
 			// nothing to restart into (collect reports the death).
 			return outcome{name: c.Name, code: code}

@@ -83,11 +83,11 @@ type mountView struct {
 
 func inspect(base string, rec state.Record) inspectView {
 	v := inspectView{Record: rec, StateDir: filepath.Join(base, rec.Name),
-		SupervisorAlive: alive(rec.Supervisor), PauseAlive: alive(rec.Pause), PodIP: rec.PodIP}
+		SupervisorAlive: rec.Supervisor.Running(), PauseAlive: rec.Pause.Running(), PodIP: rec.PodIP}
 	resources := manifestResources(rec)
 	for _, c := range rec.Containers {
 		cv := containerView{ContainerStatus: c, Limits: resources[c.Name]}
-		if c.State == state.StateRunning && alive(c.Process) {
+		if c.State == state.StateRunning && c.Process.Running() {
 			cv.Alive = true
 			cv.Mounts = mounts(c.Process.PID)
 		}

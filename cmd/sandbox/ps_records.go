@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/podsandbox/sandbox/internal/state"
@@ -74,7 +72,7 @@ func listPods(base string) ([]state.Record, error) {
 // not over but whose supervisor is dead (PID gone, or recycled: its start
 // time differs) has failed, and so has every container that was not over.
 func effective(rec state.Record) state.Record {
-	if rec.Ended() || rec.Supervisor.PID == 0 || alive(rec.Supervisor) {
+	if rec.Ended() || rec.Supervisor.PID == 0 || rec.Supervisor.Running() {
 		return rec
 	}
 	rec.Phase = state.PhaseFailed
@@ -94,27 +92,7 @@ func effective(rec state.Record) state.Record {
 
 // running reports whether the pod's supervisor is alive.
 func running(rec state.Record) bool {
-	return !rec.Ended() && rec.Supervisor.PID > 0 && alive(rec.Supervisor)
-}
-
-// alive is Process.Alive for a process that has not exited: a killed
-// detached supervisor stays a zombie, with its PID and start time, until
-// whoever inherited it (init, a subreaper) reaps it.
-func alive(p state.Process) bool {
-	if !p.Alive() {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return false
-	}
-	st := s[i+2]
-	return st != 'Z' && st != 'X'
+	return !rec.Ended() && rec.Supervisor.PID > 0 && rec.Supervisor.Running()
 }
 
 // forEachPod runs do for every named pod, printing the name of each one

@@ -102,6 +102,30 @@ func (p Process) Alive() bool {
 	return err == nil && st == p.StartTime
 }
 
+// Running is Alive for a process that has not exited: a killed process
+// stays a zombie, with its PID and start time, until whoever inherited it
+// reaps it; one in do_exit is not running either.
+func (p Process) Running() bool {
+	return p.Alive() && !Exiting(p.PID)
+}
+
+// Exiting reports whether pid is gone, a zombie, or in do_exit (PF_EXITING
+// in the flags of /proc/PID/stat).
+func Exiting(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 7 {
+		return true
+	}
+	const pfExiting = 0x4
+	flags, err := strconv.ParseUint(fields[6], 10, 64) // field 9
+	return fields[0] == "Z" || fields[0] == "X" || (err == nil && flags&pfExiting != 0)
+}
+
 // OpenPidfd opens a pidfd on p and checks, once it is open, that the PID
 // still has the recorded start time: the pidfd then refers to the recorded
 // process, never to a recycled PID. ESRCH when p no longer runs.
