@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,33 @@ func TestRunCommandKeepID(t *testing.T) {
 			r := c.adhoc([]string{"--keep-id"}, []string{"sh", "-c", "id -u; id -g"}, runOpts{dir: c.workDir()})
 			c.expectCode(r, 0)
 			c.expectStdout(r, strings.Join([]string{itoa(c.m.uid), itoa(c.m.gid)}, "\n"))
+		})
+	}
+}
+
+// An ad-hoc run maps one id, like unshare -r and bwrap (no setuid helpers
+// on its start path); --subids adds the subordinate range where the user
+// has one, and says why not where they do not.
+func TestRunCommandMapsOneIDUnlessSubids(t *testing.T) {
+	for _, name := range []string{"rootless-subuid", "rootless-nosubuid"} {
+		onlyMode(t, name, "adhoc-idmap", func(t *testing.T, c *tcase) {
+			work := c.workDir()
+			r := c.adhoc(nil, []string{"cat", "/proc/self/uid_map", "/proc/self/gid_map"}, runOpts{dir: work})
+			c.expectCode(r, 0)
+			if got := strings.Fields(r.stdout); !slices.Equal(got, []string{"0", itoa(c.m.uid), "1", "0", itoa(c.m.gid), "1"}) {
+				t.Errorf("default ad-hoc maps: %q, want only 0 -> %d/%d", r.stdout, c.m.uid, c.m.gid)
+			}
+			r = c.adhoc([]string{"--subids", "-v"}, []string{"sh", "-ec", "cat /proc/self/uid_map; chown 1:1 .; stat -c %u:%g ."}, runOpts{dir: work})
+			if name == "rootless-nosubuid" {
+				c.expectCode(r, 1) // chown 1:1: uid 1 is not mapped
+				c.expectStderr(r, "only container uid/gid 0 is mapped", "/etc/subuid")
+				return
+			}
+			c.expectCode(r, 0)
+			want := []string{"0", itoa(c.m.uid), "1", "1", itoa(c.m.subUID)}
+			if got := strings.Fields(r.stdout); len(got) != 7 || !slices.Equal(got[:5], want) || got[6] != "1:1" {
+				t.Errorf("--subids: %q, want the lines %q and 1:1", r.stdout, want)
+			}
 		})
 	}
 }

@@ -46,12 +46,19 @@ type Option func(*config)
 
 type config struct {
 	hostNetwork bool
+	subIDs      bool
 	env         []pod.EnvVar
 }
 
 // WithHostNetwork keeps the host's network namespace instead of a fresh one
 // with only lo.
 func WithHostNetwork() Option { return func(c *config) { c.hostNetwork = true } }
+
+// WithSubordinateIDs also maps the caller's subordinate uids and gids
+// (/etc/subuid, /etc/subgid, through newuidmap/newgidmap) as 1..N inside,
+// for tests that switch to or chown to other ids. Without it only root
+// inside is mapped (to the caller), like `unshare -r`.
+func WithSubordinateIDs() Option { return func(c *config) { c.subIDs = true } }
 
 // WithEnv sets an environment variable inside.
 func WithEnv(key, value string) Option {
@@ -85,6 +92,7 @@ func Run(t testing.TB, opts ...Option) bool {
 		Warn: func(m string) { t.Log("sandboxtest: " + m) },
 		// The single-id-mapping note is expected for tests; keep it quiet.
 		QuietFallback: true,
+		SingleMapping: !cfg.subIDs,
 	})
 	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
 		if line != "" {
