@@ -1,11 +1,13 @@
 package containerinit
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -95,4 +97,29 @@ func loadSeccomp(caps []string) error {
 		return fmt.Errorf("seccomp: %w", err)
 	}
 	return nil
+}
+
+// SeccompProgram is the default profile for these capabilities assembled
+// into a BPF program (struct sock_filter entries, native byte order), for
+// the C init (cinit.go), which loads it as it is.
+func SeccompProgram(caps []string) ([]byte, error) {
+	p, err := seccompPolicy(caps)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: build the default profile: %w", err)
+	}
+	insts, err := p.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assemble the default profile: %w", err)
+	}
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assemble the default profile: %w", err)
+	}
+	out := make([]byte, 0, 8*len(raw))
+	for _, r := range raw {
+		out = binary.NativeEndian.AppendUint16(out, r.Op)
+		out = append(out, r.Jt, r.Jf)
+		out = binary.NativeEndian.AppendUint32(out, r.K)
+	}
+	return out, nil
 }

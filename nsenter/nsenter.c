@@ -25,6 +25,8 @@
  *          the sync fd and exits. The child unshares a mount namespace (the
  *          pause's is the host's and is never joined) and returns: the Go
  *          runtime then starts inside the pod and runs the container init.
+ *          With _SANDBOX_CINIT=1 (a simple container) the child runs the
+ *          container init in C instead (cinit.c) and never returns.
  *
  *   netns  Joins the pause's user and network namespaces only, for the
  *          hostPort forwarder's dialler (see run_netns).
@@ -67,7 +69,8 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
-static int env_int(const char *name, int fallback)
+/* env_int and write_all are shared with cinit.c (same cgo package). */
+int env_int(const char *name, int fallback)
 {
 	const char *v = getenv(name);
 	char *end;
@@ -82,7 +85,7 @@ static int env_int(const char *name, int fallback)
 	return (int)n;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
+void write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
@@ -242,6 +245,8 @@ static void clone_for_caller(int sync_fd)
 
 /* ---- join ------------------------------------------------------------- */
 
+void sandbox_cinit(void); /* cinit.c */
+
 /*
  * attach_idmapped attaches idmapped image layers (a pod of root with
  * hostUsers: false): the supervisor made each one with open_tree +
@@ -334,6 +339,13 @@ static void run_join(void)
 	unsetenv("_SANDBOX_NSFLAGS");
 	unsetenv("_SANDBOX_NEWPID");
 	unsetenv("_SANDBOX_IDMAPPED");
+	/* A simple container's init runs in C (cinit.c) and execs from there:
+	 * no Go runtime start on the way to the workload. It returns only if
+	 * the supervisor sends a Go config after all. */
+	if (getenv("_SANDBOX_CINIT") != NULL && strcmp(getenv("_SANDBOX_CINIT"), "1") == 0) {
+		unsetenv("_SANDBOX_CINIT");
+		sandbox_cinit();
+	}
 	/* Return: the Go runtime starts here, inside the pod. */
 }
 

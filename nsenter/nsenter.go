@@ -111,3 +111,8 @@ func ReadReport(r io.Reader) (Report, error) {
 	}
 	return rep, nil
 }
+
+// EnvCInit ("1") makes the join role's child run the container init in C
+// (cinit.c) instead of returning to the Go runtime; the config then comes
+// in containerinit.EncodeC's format.
+const EnvCInit = "_SANDBOX_CINIT"

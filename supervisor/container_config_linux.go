@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -10,8 +9,9 @@ import (
 	"github.com/podsandbox/sandbox/rootfs"
 )
 
-// containerConfig is the JSON sent to container c's init.
-func (s *sandbox) containerConfig(c *pod.Container, setup *containerinit.PodSetup) ([]byte, error) {
+// containerConfig is the config of container c's init; encodeConfig
+// (cinit_linux.go) makes the bytes sent to it.
+func (s *sandbox) containerConfig(c *pod.Container, setup *containerinit.PodSetup) (*containerinit.Config, error) {
 	if err := s.prepareVolumes(); err != nil {
 		return nil, err
 	}
@@ -35,11 +35,7 @@ func (s *sandbox) containerConfig(c *pod.Container, setup *containerinit.PodSetu
 			return nil, fmt.Errorf("container %q: %w", c.Name, err)
 		}
 	}
-	data, err := json.Marshal(&cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode container config: %w", err)
-	}
-	return data, nil
+	return &cfg, nil
 }
 
 // initSecurity is what the init applies before exec.

@@ -852,6 +852,10 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		cmd.ExtraFiles = append(cmd.ExtraFiles, layers...)
 		cmd.Env = append(cmd.Env, nsenter.EnvIdmapped+"="+strings.Join(spec, "\n"))
 	}
+	cinit := s.cinitCandidate(c) // cinit_linux.go: the init in C, no Go runtime
+	if cinit {
+		cmd.Env = append(cmd.Env, nsenter.EnvCInit+"=1")
+	}
 	initExplain := s.explainInit(cmd, c.Name, pipe) // --explain only: explain_linux.go
 	started, err := s.connectOutput(cmd, c, pipe)
 	if err != nil {
@@ -887,11 +891,16 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if err != nil {
 		return abort(err)
 	}
-	cfg, err := s.containerConfig(c, setup)
+	config, err := s.containerConfig(c, setup)
+	if err != nil {
+		return abort(err)
+	}
+	cfg, initKind, err := encodeConfig(config, cinit)
 	if err != nil {
 		return abort(err)
 	}
 	s.opts.Explain(fmt.Sprintf("container %s: setns(pidfd of pause, %s), clone(CLONE_PARENT): pid %d; unshare(CLONE_NEWNS)", c.Name, cloneFlagNames(uintptr(nsflags)), rep.PID))
+	s.opts.Explain(fmt.Sprintf("container %s: %s", c.Name, initKind))
 	if err := s.placeContainer(c, rep.PID); err != nil {
 		return abort(err)
 	}
