@@ -613,7 +613,8 @@ struct fsparam {
 	const char *key, *value;
 };
 
-/* new_fs is rootfs.newFS: a detached mount of a new fstype instance. */
+/* new_fs is rootfs.newFS: a detached mount of a new fstype instance. On
+ * failure errno is the failed call's (mount_sys tells EPERM apart). */
 static int new_fs(const char *fstype, uint64_t attrs, const struct fsparam *params, int nparams)
 {
 	char klog[2048];
@@ -621,7 +622,9 @@ static int new_fs(const char *fstype, uint64_t attrs, const struct fsparam *para
 
 	fsfd = (int)syscall(SYS_fsopen, fstype, C_FSOPEN_CLOEXEC);
 	if (fsfd < 0) {
-		setmsg("fsopen %s: %s", fstype, errstr(errno));
+		e = errno;
+		setmsg("fsopen %s: %s", fstype, errstr(e));
+		errno = e;
 		return -1;
 	}
 	for (i = 0; i < nparams; i++) {
@@ -635,6 +638,7 @@ static int new_fs(const char *fstype, uint64_t attrs, const struct fsparam *para
 			kernel_log(fsfd, klog, sizeof(klog));
 			setmsg("fsconfig %s %s=%s: %s%s", fstype, params[i].key, params[i].value, errstr(e), klog);
 			close(fsfd);
+			errno = e;
 			return -1;
 		}
 	}
@@ -643,6 +647,7 @@ static int new_fs(const char *fstype, uint64_t attrs, const struct fsparam *para
 		kernel_log(fsfd, klog, sizeof(klog));
 		setmsg("create %s: %s%s", fstype, errstr(e), klog);
 		close(fsfd);
+		errno = e;
 		return -1;
 	}
 	mfd = (int)syscall(SYS_fsmount, fsfd, C_FSMOUNT_CLOEXEC, (unsigned)attrs);
@@ -651,6 +656,7 @@ static int new_fs(const char *fstype, uint64_t attrs, const struct fsparam *para
 		kernel_log(fsfd, klog, sizeof(klog));
 		setmsg("fsmount %s: %s%s", fstype, errstr(e), klog);
 		close(fsfd);
+		errno = e;
 		return -1;
 	}
 	close(fsfd);

@@ -1,0 +1,173 @@
+package containerinit
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/podsandbox/sandbox/pod"
+	"github.com/podsandbox/sandbox/rootfs"
+)
+
+type cRecord struct {
+	tag     byte
+	payload string
+}
+
+// decodeC splits EncodeC's output the way cinit.c reads it.
+func decodeC(t *testing.T, data []byte) []cRecord {
+	t.Helper()
+	if len(data) == 0 || data[0] != CModeC {
+		t.Fatalf("first byte %q, want %q", data[:min(1, len(data))], CModeC)
+	}
+	var out []cRecord
+	for rest := data[1:]; len(rest) > 0; {
+		if len(rest) < 5 {
+			t.Fatalf("truncated record header %q", rest)
+		}
+		n := binary.NativeEndian.Uint32(rest[1:5])
+		if int(n) > len(rest)-5 {
+			t.Fatalf("record %q: length %d past the end", rest[0], n)
+		}
+		out = append(out, cRecord{rest[0], string(rest[5 : 5+n])})
+		rest = rest[5+n:]
+	}
+	return out
+}
+
+func TestEncodeC(t *testing.T) {
+	cfg := &Config{
+		Name:       "main",
+		Argv:       []string{"/bin/sh", "-c", "echo hi"},
+		Env:        []string{"PATH=/bin", "HOME=/root"},
+		WorkingDir: "/work",
+		BecomeRoot: true,
+		Pod:        &PodSetup{Hostname: "web", HostNetwork: true},
+		FS: rootfs.Spec{
+			Root: "/rootfs", ReadOnly: true, ShmDir: "/state/shm",
+			Binds:         []rootfs.Bind{{Source: "/state/hosts", Destination: "/etc/hosts", ReadOnly: true}, {Source: "/data", Destination: "/data"}},
+			MaskPaths:     []string{"/proc/kcore"},
+			ReadonlyPaths: []string{"/proc/sys"},
+		},
+		Security: &Security{UID: 1000, GID: 1001, Groups: []uint32{5, 6}, Capabilities: []string{"CHOWN", "SYS_ADMIN", "CHECKPOINT_RESTORE"}, NoNewPrivs: true, Seccomp: true},
+	}
+	prog := make([]byte, 16)
+	data, err := EncodeC(cfg, prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := decodeC(t, data)
+	if recs[0].tag != 'V' || binary.NativeEndian.Uint32([]byte(recs[0].payload)) != CFormatVersion {
+		t.Fatalf("first record %+v, want the version", recs[0])
+	}
+	var tags []byte
+	for _, r := range recs {
+		tags = append(tags, r.tag)
+	}
+	caps := slices.Repeat([]byte{'c'}, len(pod.CapabilityNames))
+	want := slices.Concat([]byte("VnaaaeewRHLromb bkpS"), caps, []byte("gF"))
+	want = slices.DeleteFunc(want, func(b byte) bool { return b == ' ' })
+	if string(tags) != string(want) {
+		t.Fatalf("tags %q, want %q", tags, want)
+	}
+	byTag := func(tag byte) []string {
+		var out []string
+		for _, r := range recs {
+			if r.tag == tag {
+				out = append(out, r.payload)
+			}
+		}
+		return out
+	}
+	if got := byTag('a'); !slices.Equal(got, cfg.Argv) {
+		t.Errorf("argv %q", got)
+	}
+	if got := byTag('b'); !slices.Equal(got, []string{"\x01/state/hosts\x00/etc/hosts", "\x00/data\x00/data"}) {
+		t.Errorf("binds %q", got)
+	}
+	if got := byTag('H'); !slices.Equal(got, []string{"web"}) {
+		t.Errorf("hostname %q", got)
+	}
+	sec := []byte(byTag('S')[0])
+	if len(sec) != 21 {
+		t.Fatalf("security record of %d bytes, want 21", len(sec))
+	}
+	mask := uint64(1)<<0 | 1<<21 | 1<<40
+	if binary.NativeEndian.Uint32(sec) != 1000 || binary.NativeEndian.Uint32(sec[4:]) != 1001 ||
+		binary.NativeEndian.Uint64(sec[8:]) != mask || sec[16] != 1 || binary.NativeEndian.Uint32(sec[17:]) != 3 {
+		t.Errorf("security record %v", sec)
+	}
+	if got := byTag('c'); !slices.Equal(got, pod.CapabilityNames) {
+		t.Errorf("capability names %q", got)
+	}
+	if g := []byte(byTag('g')[0]); binary.NativeEndian.Uint32(g) != 5 || binary.NativeEndian.Uint32(g[4:]) != 6 {
+		t.Errorf("groups %v", g)
+	}
+	if got := byTag('F'); len(got) != 1 || len(got[0]) != 16 {
+		t.Errorf("seccomp %q", got)
+	}
+
+	// The host root, no security, no pod setup: only what is set.
+	data, err = EncodeC(&Config{Name: "x", Argv: []string{"true"}, FS: rootfs.Spec{Scratch: "/s"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags = nil
+	for _, r := range decodeC(t, data) {
+		tags = append(tags, r.tag)
+	}
+	if string(tags) != "Vnas" {
+		t.Errorf("minimal config: tags %q, want Vnas", tags)
+	}
+}
+
+func TestEncodeCRefusesWhatOnlyGoDoes(t *testing.T) {
+	base := func() *Config {
+		return &Config{Name: "x", Argv: []string{"true"}, FS: rootfs.Spec{Root: "/r"}}
+	}
+	for name, change := range map[string]func(*Config){
+		"overlay":      func(c *Config) { c.FS.Overlay = &rootfs.Overlay{} },
+		"subPath":      func(c *Config) { c.FS.Binds = []rootfs.Bind{{Source: "/v", Destination: "/d", SubPath: "a"}} },
+		"source fd":    func(c *Config) { c.FS.Binds = []rootfs.Bind{{Source: "/v", Destination: "/d", SourceFD: 7}} },
+		"volume maker": func(c *Config) { c.MakeTmpfs = []Tmpfs{{Name: "m"}} },
+		"cleanup":      func(c *Config) { c.RemoveAll = []string{"/v"}; c.Argv = nil },
+		"no argv":      func(c *Config) { c.Argv = nil },
+		"unknown capability": func(c *Config) {
+			c.Security = &Security{Capabilities: []string{"NOT_A_CAP"}}
+		},
+	} {
+		cfg := base()
+		change(cfg)
+		if _, err := EncodeC(cfg, nil); !errors.Is(err, ErrNotSimple) {
+			t.Errorf("%s: EncodeC error %v, want ErrNotSimple", name, err)
+		}
+	}
+	cfg := base()
+	cfg.Security = &Security{Seccomp: true}
+	if _, err := EncodeC(cfg, nil); err == nil {
+		t.Error("seccomp without a program: no error")
+	}
+}
+
+// SeccompProgram is the policy loadSeccomp installs, as sock_filter entries.
+func TestSeccompProgram(t *testing.T) {
+	for _, caps := range [][]string{pod.DefaultCapabilities, pod.CapabilityNames} {
+		prog, err := SeccompProgram(caps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(prog) == 0 || len(prog)%8 != 0 || len(prog)/8 > 0xffff {
+			t.Fatalf("program of %d bytes", len(prog))
+		}
+		// The last instruction returns (BPF_RET|BPF_K = 0x06).
+		if op := binary.NativeEndian.Uint16(prog[len(prog)-8:]); op != 0x06 {
+			t.Errorf("last instruction op %#x, want a return", op)
+		}
+	}
+	a, _ := SeccompProgram(pod.DefaultCapabilities)
+	b, _ := SeccompProgram(pod.CapabilityNames)
+	if len(a) <= len(b) {
+		t.Errorf("without SYS_ADMIN the program (%d bytes) should deny more than with it (%d)", len(a), len(b))
+	}
+}
