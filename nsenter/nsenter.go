@@ -1,6 +1,7 @@
 // Package nsenter holds sandbox's only C: an ELF constructor (nsenter.c) that
 // runs before the Go runtime starts, so it can become the pod's pause process
-// or join the pause's namespaces. A Go process cannot do either: it is
+// or join the pause's namespaces, and the C container init (cinit.c) that a
+// simple container's joined child runs instead of starting Go. A Go process cannot do either: it is
 // multi-threaded by the time main runs, and setns(2) into a user namespace
 // requires a single-threaded caller.
 //
