@@ -23,12 +23,12 @@ stat -c '%n %t:%T' /proc/keys; touch /proc/sys/kernel/x 2>/dev/null || echo proc
 		}).mounts(1, mnt("mem", "/mem"))
 		r := c.run(c.writeK(p), runOpts{flags: []string{"--explain"}})
 		c.expectCode(r, 0)
-		for _, name := range []string{"simple", "mem"} {
-			c.expectStdout(r, name+" | NoNewPrivs: 1", name+" | Seccomp: 2",
-				name+" | fd full null ptmx pts random shm stderr stdin stdout tty urandom zero",
-				name+" | /proc/keys 1:3", name+" | procsys-ro", name+" | "+c.pod, name+" | /tmp")
+		for _, prefix := range []string{"simple | ", "mem    | "} { // names padded to the longest
+			c.expectStdout(r, prefix+"NoNewPrivs: 1", prefix+"Seccomp: 2",
+				prefix+"fd full null ptmx pts random shm stderr stdin stdout tty urandom zero",
+				prefix+"/proc/keys 1:3", prefix+"procsys-ro", prefix+c.pod, prefix+"/tmp")
 		}
-		c.expectStdout(r, "mem | tmpfs")
+		c.expectStdout(r, "mem    | tmpfs")
 		c.expectStderr(r, "] container simple: container init in C (nsenter/cinit.c)",
 			`] container simple: execve("/bin/sh", `,
 			"] container mem: container init in Go (package containerinit)",
