@@ -42,7 +42,8 @@ const (
 	// RolePause makes the process the pod's pause; it never reaches Go.
 	RolePause = "pause"
 	// RoleJoin joins a pause's namespaces; the Go runtime then starts in the
-	// joined child, which runs the container init.
+	// joined child, which runs the container init (or, with EnvCInit, the
+	// child runs the C container init and never reaches Go).
 	RoleJoin = "join"
 	// RoleExec joins a running container's namespaces, its mount namespace
 	// included; the Go runtime then starts in the joined child, which runs
