@@ -244,8 +244,7 @@ static __attribute__((noreturn)) void die(int code)
 	_exit(code);
 }
 
-/* fail: the usual 125 with the container's name in front, as run() does
- * for the rootfs, working dir and security steps. */
+/* fail_setup: the init could not start the workload (125, msg set). */
 static __attribute__((noreturn)) void fail_setup(void)
 {
 	die(125);
