@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -253,6 +255,45 @@ func (c *tcase) runBinary(bin, manifest string, env []string) result {
 	}
 	res.stdout, res.stderr = stdout.String(), stderr.String()
 	return res
+}
+
+// The pause holds no descriptor of ours, only /dev/null on 0-2, and leads a
+// session of its own, however it was created (by the supervisor, by the
+// first container's join, by the nest role in the network holder).
+func TestPauseHoldsOnlyDevNullAndOwnSession(t *testing.T) {
+	forModes(t, "pausefds", func(t *testing.T, c *tcase) {
+		for _, network := range []string{"none", "bridge"} {
+			p := c.newPod(sleeper("main"))
+			p.Metadata.Annotations = map[string]string{"sandbox.podsandbox.dev/network": network}
+			run := c.start(c.write(p), runOpts{})
+			c.waitPodProc(run, "sleep", startWait)
+			pause := c.findPause(run, startWait)
+			fdDir := fmt.Sprintf("/proc/%d/fd", pause.pid)
+			entries, err := os.ReadDir(fdDir)
+			if err != nil {
+				t.Fatalf("network %s: %v", network, err)
+			}
+			var fds []string
+			for _, e := range entries {
+				target, _ := os.Readlink(filepath.Join(fdDir, e.Name()))
+				fds = append(fds, e.Name()+"->"+target)
+			}
+			if want := []string{"0->/dev/null", "1->/dev/null", "2->/dev/null"}; !slices.Equal(fds, want) {
+				t.Errorf("network %s: the pause's descriptors are %q, want %q", network, fds, want)
+			}
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pause.pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Fields after the ")" of comm: state ppid pgrp session ...
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			if f[3] != strconv.Itoa(pause.pid) {
+				t.Errorf("network %s: the pause (pid %d) is in session %s, want its own", network, pause.pid, f[3])
+			}
+			syscall.Kill(run.pid(), syscall.SIGTERM)
+			c.expectCode(run.wait(), 143)
+		}
+	})
 }
 
 // The pause needs no privilege and holds none, in the pod's user namespace

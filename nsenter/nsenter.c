@@ -25,6 +25,10 @@
  *          the sync fd and exits. The child unshares a mount namespace (the
  *          pause's is the host's and is never joined) and returns: the Go
  *          runtime then starts inside the pod and runs the container init.
+ *          With _SANDBOX_CLONEFLAGS set, the pod's first container creates
+ *          the pause itself before it joins it (see spawn_pause): one
+ *          execution of the binary instead of two in a row on the start's
+ *          critical path.
  *
  *   netns  Joins the pause's user and network namespaces only, for the
  *          hostPort forwarder's dialler (see run_netns).
@@ -41,6 +45,9 @@
  *   "ok\n"        written by the pause when it is ready, or by the joined
  *                 child when its mount namespace exists;
  *   "error <msg>\n" on any failure, followed by exit status 125.
+ * A join that spawns the pause writes "pid <n>\n" of the pause (or
+ * "clone-errno <n>\n") on the pause's own sync pipe, where the pause then
+ * writes "ok\n".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,6 +67,9 @@
 #include <linux/capability.h>
 #include <unistd.h>
 
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -283,6 +293,80 @@ static void attach_idmapped(int sync_fd, char *spec)
 	}
 }
 
+/*
+ * exec_pause runs in the child spawn_pause cloned: it becomes the pause
+ * (role pause, with psync and pwait as its descriptors 3 and 4) holding
+ * nothing else of ours: the join's pipes and the container's output are
+ * closed, 0-2 are /dev/null, as for the pause the supervisor starts itself.
+ */
+static void exec_pause(int psync, int pwait)
+{
+	char *argv[] = {"pause", NULL};
+	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", "_SANDBOX_WAIT_FD=4", NULL};
+	int hs, hw, devnull;
+
+	/* Our parent is the supervisor's thread that started the join
+	 * (CLONE_PARENT), which stays alive as long as the pod: die with it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(psync, "set the pause's parent death signal");
+	/* A session of its own: a Ctrl-C on the terminal is for the
+	 * supervisor to handle, never the pod's PID 1. */
+	if (setsid() < 0)
+		fail(psync, "setsid for the pause");
+	hs = fcntl(psync, F_DUPFD, 10);
+	hw = fcntl(pwait, F_DUPFD, 10);
+	if (hs < 0 || hw < 0 || dup2(hs, 3) < 0 || dup2(hw, 4) < 0)
+		fail(psync, "move the pause's descriptors");
+	if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0) {
+		int fd;
+		for (fd = 5; fd < 1024; fd++)
+			close(fd);
+	}
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+		fail(3, "open /dev/null for the pause");
+	close(devnull);
+	execve("/proc/self/exe", argv, envp);
+	fail(3, "exec the pause");
+}
+
+/*
+ * spawn_pause creates the pod: it clones the pause with the pod's new
+ * namespaces (cloneflags) as the supervisor's child (CLONE_PARENT, as the
+ * supervisor would have cloned it) and returns a pidfd of it for the join
+ * that follows. The pause's pid goes to psync, the pause's own sync pipe,
+ * where the supervisor reads it, writes the id maps (only a process
+ * outside the new user namespace can) and closes pwait; the pause then
+ * reports "ok" there (see run_pause). The join needs no map: setns into the
+ * new user namespace works before it has one (see run_join).
+ */
+static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
+{
+	int pidfd = -1;
+	pid_t child;
+
+	if (psync < 3 || pwait < 3) {
+		errno = EINVAL;
+		fail(sync_fd, "spawn: missing _SANDBOX_PAUSE_SYNC_FD or _SANDBOX_PAUSE_WAIT_FD");
+	}
+	/* clone(2)'s third argument is the parent_tid pointer on every
+	 * architecture; with CLONE_PIDFD the pidfd is stored there. */
+	child = (pid_t)syscall(SYS_clone, (unsigned long)cloneflags | CLONE_PARENT | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
+	if (child < 0) {
+		/* The supervisor explains the errno (user namespaces disabled). */
+		int saved = errno;
+		report(psync, "clone-errno %d", saved);
+		errno = saved;
+		fail(sync_fd, "clone the pause");
+	}
+	if (child == 0)
+		exec_pause(psync, pwait);
+	report(psync, "pid %d", (int)child);
+	close(psync);
+	close(pwait);
+	return pidfd;
+}
+
 static void run_join(void)
 {
 	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
@@ -290,6 +374,12 @@ static void run_join(void)
 	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
 	int newpid = env_int("_SANDBOX_NEWPID", 0);
 
+	int cloneflags = env_int("_SANDBOX_CLONEFLAGS", 0);
+
+	/* Spawning: the pidfd is the new pause's, and _SANDBOX_PIDFD's
+	 * descriptor number is the pause's sync pipe (see spawn_linux.go). */
+	if (sync_fd >= 0 && cloneflags != 0)
+		pidfd = spawn_pause(sync_fd, cloneflags, env_int("_SANDBOX_PAUSE_SYNC_FD", -1), env_int("_SANDBOX_PAUSE_WAIT_FD", -1));
 	if (sync_fd < 0 || pidfd < 0) {
 		errno = EINVAL;
 		fail(sync_fd, "join: missing _SANDBOX_SYNC_FD or _SANDBOX_PIDFD");
@@ -334,6 +424,9 @@ static void run_join(void)
 	unsetenv("_SANDBOX_NSFLAGS");
 	unsetenv("_SANDBOX_NEWPID");
 	unsetenv("_SANDBOX_IDMAPPED");
+	unsetenv("_SANDBOX_CLONEFLAGS");
+	unsetenv("_SANDBOX_PAUSE_SYNC_FD");
+	unsetenv("_SANDBOX_PAUSE_WAIT_FD");
 	/* Return: the Go runtime starts here, inside the pod. */
 }
 

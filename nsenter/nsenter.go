@@ -56,11 +56,16 @@ const (
 	RoleNest = "nest"
 )
 
-// More environment of the nest role.
+// More environment of the nest role; EnvCloneFlags and the pause's
+// descriptors also make a join without EnvPidFD create the pod's pause
+// before it joins it (nsenter.c, spawn_pause): the pause's pid is reported
+// on its own sync pipe, EnvPauseSyncFD, before the pause reports "ok" there.
 const (
-	EnvCloneFlags = "_SANDBOX_CLONEFLAGS"
-	EnvUIDMap     = "_SANDBOX_UIDMAP"
-	EnvGIDMap     = "_SANDBOX_GIDMAP"
+	EnvPauseSyncFD = "_SANDBOX_PAUSE_SYNC_FD"
+	EnvPauseWaitFD = "_SANDBOX_PAUSE_WAIT_FD"
+	EnvCloneFlags  = "_SANDBOX_CLONEFLAGS"
+	EnvUIDMap      = "_SANDBOX_UIDMAP"
+	EnvGIDMap      = "_SANDBOX_GIDMAP"
 )
 
 // Role returns the hidden role this process was started in, or "" for a

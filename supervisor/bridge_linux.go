@@ -409,19 +409,7 @@ func (s *sandbox) startNestedPause() error {
 			s.pauseDone <- errors.New("never started")
 			return
 		}
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
-		switch {
-		case ws.Signaled():
-			s.pauseDone <- fmt.Errorf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
-		default:
-			s.pauseDone <- fmt.Errorf("exited with status %d", ws.ExitStatus())
-		}
+		s.pauseDone <- waitChild(pid) // spawn_linux.go
 	}()
 	err = <-started
 	syncW.Close()
