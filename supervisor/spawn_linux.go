@@ -109,7 +109,8 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 		}
 		proc, _ := os.FindProcess(pid) // never fails on Linux
 		s.pause, s.pausePID = &exec.Cmd{Process: proc}, pid
-		if err := s.adoptPause(flags); err != nil {
+		how := fmt.Sprintf("clone(%s|CLONE_PARENT) + exec by the first container's join, which then joins it", cloneFlagNames(flags))
+		if err := s.adoptPause(-1, how); err != nil {
 			s.pauseStartErr = err
 		}
 		close(s.pauseStarted)
@@ -117,22 +118,27 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 	}()
 }
 
-// adoptPause does for a spawned pause what startPause does after its clone:
-// the pause's cgroup, pidfd, record and explanation.
-func (s *sandbox) adoptPause(flags uintptr) error {
+// adoptPause records the pod's new pause (s.pausePID): its cgroup, its
+// pidfd (the one clone returned, or -1 to open one: the pause is our child,
+// so its PID cannot be recycled before we reap it), its identity in the
+// record, and how it was made (explain).
+func (s *sandbox) adoptPause(pidfd int, how string) error {
+	if pidfd < 0 {
+		fd, err := unix.PidfdOpen(s.pausePID, 0)
+		if err != nil {
+			return fmt.Errorf("start pause: pidfd: %w", err)
+		}
+		pidfd = fd
+	}
+	s.pausePidfd = os.NewFile(uintptr(pidfd), "pause-pidfd")
 	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
 		return err
 	}
 	s.explainCgroup("pause", pauseLeaf, s.pausePID)
-	fd, err := unix.PidfdOpen(s.pausePID, 0)
-	if err != nil {
-		return fmt.Errorf("start pause: pidfd: %w", err)
-	}
-	s.pausePidfd = os.NewFile(uintptr(fd), "pause-pidfd")
 	if id, err := state.Identify(s.pausePID); err == nil {
 		s.record.Pause = id
 	}
-	s.opts.Explain(fmt.Sprintf("pause: clone(%s|CLONE_PARENT) + exec by the first container's join, which then joins it: pid %d", cloneFlagNames(flags), s.pausePID))
+	s.opts.Explain(fmt.Sprintf("pause: %s: pid %d", how, s.pausePID))
 	return nil
 }
 

@@ -622,19 +622,10 @@ func (s *sandbox) startPause() error {
 		return fmt.Errorf("start pause: %w%s", err, usernsHint(err))
 	}
 	s.pause, s.pausePID = cmd, cmd.Process.Pid
-	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
-		return err
-	}
-	s.explainCgroup("pause", pauseLeaf, s.pausePID)
 	if pidfd < 0 {
 		return errors.New("start pause: the kernel returned no pidfd (Linux 5.3+ is required)")
 	}
-	s.pausePidfd = os.NewFile(uintptr(pidfd), "pause-pidfd")
-	if id, err := state.Identify(s.pausePID); err == nil {
-		s.record.Pause = id
-	}
-	s.opts.Explain(fmt.Sprintf("pause: clone(%s) + exec: pid %d", cloneFlagNames(flags), s.pausePID))
-	return nil
+	return s.adoptPause(pidfd, fmt.Sprintf("clone(%s) + exec", cloneFlagNames(flags))) // spawn_linux.go
 }
 
 // finishPause writes the id maps of the pod's user namespace (only a
