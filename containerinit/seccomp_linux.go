@@ -76,8 +76,10 @@ type sysnum struct {
 	nr   uint32
 }
 
-func sysnumOf(name string) (uint32, bool) {
-	for _, s := range sysnums {
+func sysnumOf(name string) (uint32, bool) { return lookupSysnum(sysnums[:], name) }
+
+func lookupSysnum(table []sysnum, name string) (uint32, bool) {
+	for _, s := range table {
 		if s.name == name {
 			return s.nr, true
 		}
@@ -85,22 +87,33 @@ func sysnumOf(name string) (uint32, bool) {
 	return 0, false
 }
 
-// Jump targets of seccompProgram's instructions: the next instruction, or one of the three returns at the end.
+// Jump targets of seccompProgram's instructions: the next instruction, one of the returns at the end, or the
+// start of an architecture's section (toSection + its index).
 const (
 	toNext = iota
 	toAllow
 	toEPERM
 	toENOSYS
+	toKill
+	toSection
 )
+
+// retKill ends a process that calls the kernel as an architecture the profile does not know (libseccomp's
+// default for a "bad architecture").
+const retKill = unix.SECCOMP_RET_KILL_PROCESS
 
 // seccompProgram returns the default profile for a container with the given capabilities:
 //
-//	load arch; if it is not this architecture's: allow (as go-seccomp-bpf's filters did)
-//	load nr; x86_64: nr >= x32 bit: ENOSYS
-//	without SYS_ADMIN: clone3: ENOSYS
-//	nr in deniedAlways (and deniedWithoutSysAdmin without SYS_ADMIN): EPERM
-//	without SYS_ADMIN: clone with a namespace flag in its flags argument: EPERM
-//	allow
+//	load arch; this architecture's: section 0; its compat architecture's (i386 on x86_64, AArch32 on arm64):
+//	section 1; any other: kill the process
+//	each section, with that architecture's numbers:
+//	  load nr; x86_64: nr >= x32 bit: ENOSYS
+//	  without SYS_ADMIN: clone3: ENOSYS
+//	  nr in deniedAlways (and deniedWithoutSysAdmin without SYS_ADMIN): EPERM
+//	  without SYS_ADMIN: clone with a namespace flag in its flags argument: EPERM
+//	  allow
+//
+// Checking only the native architecture would leave the whole list open to `int 0x80` on x86_64.
 func seccompProgram(caps []string) ([]unix.SockFilter, error) {
 	if len(sysnums) == 0 {
 		return nil, fmt.Errorf("no default profile for %s", runtime.GOARCH)
@@ -115,25 +128,47 @@ func seccompProgram(caps []string) ([]unix.SockFilter, error) {
 	jmp := func(op uint16, k uint32, jt, jf int) insn {
 		return insn{code: unix.BPF_JMP | op | unix.BPF_K, k: k, jt: jt, jf: jf}
 	}
-	prog := []insn{ld(offsetArch), jmp(unix.BPF_JEQ, auditArch, toNext, toAllow), ld(offsetNr)}
-	if x32ABI {
-		prog = append(prog, jmp(unix.BPF_JGE, x32SyscallBit, toENOSYS, toNext))
+	type arch struct {
+		audit uint32
+		table []sysnum
+		x32   bool
 	}
+	arches := []arch{{auditArch, sysnums[:], x32ABI}}
+	if compatAuditArch != 0 {
+		arches = append(arches, arch{compatAuditArch, compatSysnums[:], false})
+	}
+	prog := []insn{ld(offsetArch)}
+	for i, a := range arches {
+		prog = append(prog, jmp(unix.BPF_JEQ, a.audit, toSection+i, toNext))
+	}
+	prog = append(prog, jmp(unix.BPF_JEQ, 0, toKill, toKill)) // no other architecture
 	names := deniedAlways
 	if !sysAdmin {
-		if nr, ok := sysnumOf("clone3"); ok {
-			prog = append(prog, jmp(unix.BPF_JEQ, nr, toENOSYS, toNext))
-		}
 		names = append(slices.Clip(names), deniedWithoutSysAdmin...)
 	}
-	for _, n := range names {
-		// Names this architecture does not have (vm86 on x86_64) are left out.
-		if nr, ok := sysnumOf(n); ok {
-			prog = append(prog, jmp(unix.BPF_JEQ, nr, toEPERM, toNext))
+	sections := make([]int, len(arches))
+	for i, a := range arches {
+		sections[i] = len(prog)
+		prog = append(prog, ld(offsetNr))
+		if a.x32 {
+			prog = append(prog, jmp(unix.BPF_JGE, x32SyscallBit, toENOSYS, toNext))
 		}
-	}
-	if !sysAdmin {
-		nr, ok := sysnumOf("clone")
+		if !sysAdmin {
+			if nr, ok := lookupSysnum(a.table, "clone3"); ok {
+				prog = append(prog, jmp(unix.BPF_JEQ, nr, toENOSYS, toNext))
+			}
+		}
+		for _, n := range names {
+			// Names this architecture does not have (vm86 on x86_64) are left out.
+			if nr, ok := lookupSysnum(a.table, n); ok {
+				prog = append(prog, jmp(unix.BPF_JEQ, nr, toEPERM, toNext))
+			}
+		}
+		if sysAdmin {
+			prog = append(prog, jmp(unix.BPF_JEQ, 0, toAllow, toAllow))
+			continue
+		}
+		nr, ok := lookupSysnum(a.table, "clone")
 		if !ok {
 			return nil, fmt.Errorf("no clone system call on %s", runtime.GOARCH)
 		}
@@ -143,8 +178,12 @@ func seccompProgram(caps []string) ([]unix.SockFilter, error) {
 			jmp(unix.BPF_JSET, cloneNamespaceFlags, toEPERM, toAllow))
 	}
 	ret := func(k uint32) insn { return insn{code: unix.BPF_RET | unix.BPF_K, k: k} }
-	prog = append(prog, ret(retAllow), ret(retEPERM), ret(retENOSYS))
-	target := map[int]int{toAllow: len(prog) - 3, toEPERM: len(prog) - 2, toENOSYS: len(prog) - 1}
+	prog = append(prog, ret(retAllow), ret(retEPERM), ret(retENOSYS), ret(retKill))
+	n := len(prog)
+	target := map[int]int{toAllow: n - 4, toEPERM: n - 3, toENOSYS: n - 2, toKill: n - 1}
+	for i, at := range sections {
+		target[toSection+i] = at
+	}
 	out := make([]unix.SockFilter, len(prog))
 	for i, in := range prog {
 		out[i] = unix.SockFilter{Code: in.code, K: in.k}

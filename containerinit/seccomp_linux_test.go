@@ -122,9 +122,40 @@ func TestSeccompProgram(t *testing.T) {
 				t.Errorf("x32 read: got %#x, want ENOSYS", got)
 			}
 		}
-		// Another architecture's calls are not checked (as with go-seccomp-bpf's filters).
-		if got := runFilter(t, prog, auditArch^1, nr("keyctl")); got != retAllow {
-			t.Errorf("keyctl of another architecture: got %#x, want allow", got)
+		// The compat architecture (int 0x80 on x86_64) gets the same list with its own numbers: switching
+		// architecture is no way around the profile.
+		if compatAuditArch != 0 {
+			compat := func(name string) uint32 {
+				n, ok := lookupSysnum(compatSysnums[:], name)
+				if !ok {
+					t.Fatalf("no compat %s", name)
+				}
+				return n
+			}
+			for _, c := range []struct {
+				name string
+				args []uint64
+				want uint32
+			}{
+				{"keyctl", nil, retEPERM},
+				{"bpf", nil, retEPERM},
+				{"unshare", nil, ifAdmin(retAllow, retEPERM)},
+				{"clone3", nil, ifAdmin(retAllow, retENOSYS)},
+				{"clone", []uint64{unix.CLONE_NEWUSER}, ifAdmin(retAllow, retEPERM)},
+				{"clone", []uint64{uint64(unix.SIGCHLD)}, retAllow},
+			} {
+				if got := runFilter(t, prog, compatAuditArch, compat(c.name), c.args...); got != c.want {
+					t.Errorf("SYS_ADMIN %v: compat %s%v: got %#x, want %#x", sysAdmin, c.name, c.args, got, c.want)
+				}
+			}
+			// compat read is allowed: 32-bit programs run.
+			if got := runFilter(t, prog, compatAuditArch, 3); got != retAllow {
+				t.Errorf("compat read: got %#x, want allow", got)
+			}
+		}
+		// Any other architecture ends the process.
+		if got := runFilter(t, prog, 0x12345678, unix.SYS_READ); got != retKill {
+			t.Errorf("unknown architecture: got %#x, want kill", got)
 		}
 	}
 }

@@ -72,3 +72,9 @@ var sysnums = [...]sysnum{
 
 // sysnumsAbsent are the names 386 does not have.
 var sysnumsAbsent = [...]string{"kexec_file_load"}
+
+// compatAuditArch is seccomp_data.arch of the other architecture whose system calls this one's processes can
+// make (0: none); compatSysnums are the profile's system calls there.
+const compatAuditArch = 0
+
+var compatSysnums = [...]sysnum{}

@@ -65,3 +65,9 @@ var sysnums = [...]sysnum{
 
 // sysnumsAbsent are the names arm does not have.
 var sysnumsAbsent = [...]string{"create_module", "iopl", "ioperm", "get_kernel_syms", "query_module", "vm86", "vm86old", "umount"}
+
+// compatAuditArch is seccomp_data.arch of the other architecture whose system calls this one's processes can
+// make (0: none); compatSysnums are the profile's system calls there.
+const compatAuditArch = 0
+
+var compatSysnums = [...]sysnum{}

@@ -5,10 +5,11 @@ package containerinit
 // No default seccomp profile on this architecture: seccompProgram returns an error.
 
 const (
-	auditArch = 0
-	x32ABI    = false
+	auditArch       = 0
+	compatAuditArch = 0
+	x32ABI          = false
 )
 
-var sysnums [0]sysnum
+var sysnums, compatSysnums [0]sysnum
 
 var sysnumsAbsent [0]string
