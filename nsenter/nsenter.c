@@ -49,8 +49,8 @@
  *                 child when its mount namespace exists;
  *   "error <msg>\n" on any failure, followed by exit status 125.
  * A join that spawns the pause writes "pid <n>\n" of the pause (or
- * "clone-errno <n>\n") on the pause's own sync pipe, where the pause then
- * writes "ok\n".
+ * "clone-errno <n>\n"), then "maps\n" if it wrote the id maps, on the
+ * pause's own sync pipe, where the pause then writes "ok\n".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -602,6 +602,42 @@ static void attach_idmapped(int sync_fd, char *spec)
 	}
 }
 
+static int write_file(const char *path, const char *data);
+
+/*
+ * write_maps writes the id maps of the pause's new user namespace when the
+ * supervisor may write them without newuidmap/newgidmap (root, or only its
+ * own ids: _SANDBOX_UIDMAP, _SANDBOX_GIDMAP, and _SANDBOX_SETGROUPS=deny,
+ * which an unprivileged writer of gid_map needs first): we are in the parent
+ * user namespace with the supervisor's ids, so we may too, one round trip to
+ * the supervisor sooner. The pause waits on its wait pipe until they exist.
+ */
+static void write_maps(int sync_fd, int psync, pid_t child)
+{
+	const char *uidmap = getenv("_SANDBOX_UIDMAP"), *gidmap = getenv("_SANDBOX_GIDMAP");
+	const char *setgroups = getenv("_SANDBOX_SETGROUPS");
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)child);
+	if (setgroups != NULL && write_file(path, setgroups) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)child);
+	if (gidmap == NULL || write_file(path, gidmap) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)child);
+	if (write_file(path, uidmap) < 0)
+		goto fail;
+	return;
+fail:
+	{
+		int saved = errno;
+		kill(child, SIGKILL);
+		report(psync, "error write %s: %s", path, strerror(saved));
+		errno = saved;
+		fail(sync_fd, "write the pod's id maps");
+	}
+}
+
 /*
  * exec_pause runs in the child spawn_pause cloned: it becomes the pause
  * (role pause, with psync and pwait as its descriptors 3 and 4) holding
@@ -670,7 +706,13 @@ static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
 	}
 	if (child == 0)
 		exec_pause(psync, pwait);
+	/* The pid first: should the maps fail, the supervisor still reaps
+	 * the pause it then finds killed. */
 	report(psync, "pid %d", (int)child);
+	if (getenv("_SANDBOX_UIDMAP") != NULL) {
+		write_maps(sync_fd, psync, child);
+		report(psync, "maps");
+	}
 	close(psync);
 	close(pwait);
 	return pidfd;
@@ -736,6 +778,9 @@ static void run_join(void)
 	unsetenv("_SANDBOX_CLONEFLAGS");
 	unsetenv("_SANDBOX_PAUSE_SYNC_FD");
 	unsetenv("_SANDBOX_PAUSE_WAIT_FD");
+	unsetenv("_SANDBOX_UIDMAP");
+	unsetenv("_SANDBOX_GIDMAP");
+	unsetenv("_SANDBOX_SETGROUPS");
 	/* Return: the Go runtime starts here, inside the pod. */
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/podsandbox/sandbox/internal/idmap"
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/nsenter"
 )
@@ -92,6 +93,15 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 			nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(flags), 10),
 			nsenter.EnvPauseSyncFD+"=4",
 			nsenter.EnvPauseWaitFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+		if m := s.plan.mapping; s.plan.userns && m.Direct() {
+			// Maps we may write ourselves, the join may too, as soon as
+			// it has cloned the pause (nsenter.c, write_maps).
+			s.mapsByJoin = true
+			cmd.Env = append(cmd.Env, nsenter.EnvUIDMap+"="+idmap.Format(m.UIDs), nsenter.EnvGIDMap+"="+idmap.Format(m.GIDs))
+			if os.Geteuid() != 0 {
+				cmd.Env = append(cmd.Env, nsenter.EnvSetgroups+"=deny")
+			}
+		}
 		err := cmd.Start()
 		s.spawn.started <- err
 		if err != nil {
@@ -147,6 +157,22 @@ func (s *sandbox) adoptPause(pidfd int, how string) error {
 func (s *sandbox) awaitPause() error {
 	<-s.pauseStarted
 	return s.pauseStartErr
+}
+
+// awaitMapsByJoin reads the "maps" line a spawning join writes once it has
+// written the pause's id maps.
+func (s *sandbox) awaitMapsByJoin() error {
+	line, err := s.pauseReport.(*bufio.Reader).ReadString('\n')
+	switch line = strings.TrimSuffix(line, "\n"); {
+	case line == "maps":
+		return nil
+	case strings.HasPrefix(line, "error "):
+		return fmt.Errorf("%w: %s", nsenter.ErrSetup, strings.TrimPrefix(line, "error "))
+	case err != nil:
+		return fmt.Errorf("%w: the first container's join exited before it wrote the id maps", nsenter.ErrSetup)
+	default:
+		return fmt.Errorf("%w: unexpected report %q", nsenter.ErrSetup, line)
+	}
 }
 
 // readPausePID reads the line a spawning join writes on the pause's sync

@@ -327,6 +327,8 @@ type sandbox struct {
 	pauseStarted  chan struct{}
 	pauseStartErr error
 	spawn         *pauseSpawn
+	// mapsByJoin: the spawning join writes the id maps (spawn_linux.go).
+	mapsByJoin bool
 	// pauseReady is closed once the pause is ready, its id maps written and
 	// the pod's network attached: a container's init may be started
 	// before (its exec and Go runtime start overlap the id mapping), but
@@ -636,11 +638,16 @@ func (s *sandbox) finishPause() error {
 	}
 	defer s.closePausePipes()
 	if s.plan.userns {
-		if err := idmap.Apply(s.pausePID, s.plan.mapping); err != nil {
+		how := "written to /proc/PID/uid_map and gid_map"
+		if s.mapsByJoin {
+			how = "written to /proc/PID/uid_map and gid_map by the join that cloned the pause"
+			if err := s.awaitMapsByJoin(); err != nil {
+				return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
+			}
+		} else if err := idmap.Apply(s.pausePID, s.plan.mapping); err != nil {
 			return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
 		}
-		how := "written to /proc/PID/uid_map and gid_map"
-		if s.plan.mapping.UseHelpers && os.Geteuid() != 0 {
+		if !s.plan.mapping.Direct() {
 			how = "written by newuidmap/newgidmap"
 		}
 		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
