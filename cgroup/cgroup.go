@@ -1,15 +1,17 @@
-// Package cgroup puts a pod and each of its containers in a cgroup, through
-// github.com/containerd/cgroups/v3: it finds which cgroup hierarchies are
-// mounted where (v1, v2 or both, "hybrid"), decides before creating anything
-// which limits can be enforced and why the others cannot, creates the pod's
-// cgroup with a leaf per container below the cgroup sandbox was started in
-// (or an explicit parent), places processes, kills everything in the pod
-// (cgroup.kill on v2, freeze and SIGKILL on v1), reads OOM kills and usage,
-// and removes the cgroups, also the ones a dead supervisor left.
+// Package cgroup puts a pod and each of its containers in a cgroup by
+// writing the cgroup filesystems' files itself: it finds which cgroup
+// hierarchies are mounted where (v1, v2 or both, "hybrid"), decides before
+// creating anything which limits can be enforced and why the others cannot,
+// creates the pod's cgroup with a leaf per container below the cgroup sandbox
+// was started in (or an explicit parent), places processes, kills everything
+// in the pod (cgroup.kill on v2, freeze and SIGKILL on v1), reads OOM kills
+// and usage, and removes the cgroups, also the ones a dead supervisor left.
 //
-// The mountpoints are always passed to the library explicitly: some of its
-// helpers assume /sys/fs/cgroup, and hybrid hosts mount cgroup v2 at
-// /sys/fs/cgroup/unified.
+// Hybrid hosts mount cgroup v2 at /sys/fs/cgroup/unified: every path is
+// built from the mountpoints found in /proc/self/mountinfo. (It used
+// github.com/containerd/cgroups/v3 for the few files it writes; that
+// library's dependencies, protobuf among them, cost every start of the
+// binary about 0.15 ms of package initialization.)
 //
 // Safety: cgroups are only created below the parent, whose name is given by
 // the caller; processes are only moved when the caller started them; limits

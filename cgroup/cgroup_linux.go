@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/cgroups/v3/cgroup1"
-	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -198,7 +195,7 @@ func (p *Plan) tryV1(m Mounts, self Membership) error {
 			}
 			continue
 		}
-		// containerd/cgroups finds a hierarchy at <root>/<subsystem>;
+		// A hierarchy is used at <root>/<subsystem> (LeafDir);
 		// "cpu,cpuacct" mounts usually come with such symlinks.
 		root := filepath.Dir(mnt.Point)
 		if p.v1Root == "" {
@@ -245,10 +242,6 @@ func readFields(file string) []string {
 type Pod struct {
 	plan   *Plan
 	leaves map[string]bool
-	// v1
-	v1 cgroup1.Cgroup
-	// v2
-	v2 *cgroup2.Manager
 	// selfLeaf is the leaf the supervisor moved into (v2), "" if none.
 	selfLeaf string
 }
@@ -305,57 +298,60 @@ func (p *Plan) Create(pod Limits, leaves map[string]Limits) (_ *Pod, err error) 
 	return cg, nil
 }
 
-func (p *Plan) v1Hierarchy() cgroup1.Hierarchy {
-	return func() ([]cgroup1.Subsystem, error) {
-		var subs []cgroup1.Subsystem
-		for _, s := range p.v1Subs {
-			switch s {
-			case Memory:
-				subs = append(subs, cgroup1.NewMemory(p.v1Root))
-			case CPU:
-				subs = append(subs, cgroup1.NewCpu(p.v1Root))
-			case "cpuacct":
-				subs = append(subs, cgroup1.NewCpuacct(p.v1Root))
-			case Pids:
-				subs = append(subs, cgroup1.NewPids(p.v1Root))
-			case "freezer":
-				subs = append(subs, cgroup1.NewFreezer(p.v1Root))
+// v1Controllers are the v1 hierarchies a pod's cgroup is made in: those of
+// the plan that sandbox uses and that have a parent.
+func (p *Plan) v1Controllers() []string {
+	var subs []string
+	for _, s := range p.v1Subs {
+		switch s {
+		case Memory, CPU, "cpuacct", Pids, "freezer":
+			if _, ok := p.v1Parent[s]; ok {
+				subs = append(subs, s)
 			}
 		}
-		return subs, nil
 	}
+	return subs
 }
 
-func (p *Plan) v1Path(leaf string) cgroup1.Path {
-	return func(sub cgroup1.Name) (string, error) {
-		parent, ok := p.v1Parent[string(sub)]
-		if !ok {
-			return "", cgroup1.ErrControllerNotActive
+// setting is a control file and the value to write to it.
+type setting struct{ file, value string }
+
+func writeSettings(dir string, settings []setting) error {
+	for _, s := range settings {
+		if err := os.WriteFile(filepath.Join(dir, s.file), []byte(s.value), 0); err != nil {
+			return err
 		}
-		return filepath.Join(parent, p.opts.Name, leaf), nil
 	}
+	return nil
 }
 
-// v1Resources converts limits to the OCI form cgroup1 writes, leaving out
-// what the plan cannot enforce.
-func (p *Plan) v1Resources(l Limits) *specs.LinuxResources {
-	r := &specs.LinuxResources{}
-	if l.MemoryBytes > 0 && p.usable(Memory) {
-		r.Memory = &specs.LinuxMemory{Limit: &l.MemoryBytes}
-	}
-	if (l.CPUQuota > 0 || l.CPUShares > 0) && p.usable(CPU) {
-		r.CPU = &specs.LinuxCPU{}
-		if l.CPUQuota > 0 {
-			r.CPU.Quota, r.CPU.Period = &l.CPUQuota, &l.CPUPeriod
+// v1Settings are the files to write in hierarchy sub for the limits,
+// leaving out what the plan cannot enforce (cpu.shares before the CFS
+// period and quota, as runc and containerd write them).
+func (p *Plan) v1Settings(sub string, l Limits) []setting {
+	var out []setting
+	switch sub {
+	case Memory:
+		if l.MemoryBytes > 0 && p.usable(Memory) {
+			out = append(out, setting{"memory.limit_in_bytes", strconv.FormatInt(l.MemoryBytes, 10)})
+		}
+	case CPU:
+		if !p.usable(CPU) {
+			break
 		}
 		if l.CPUShares > 0 {
-			r.CPU.Shares = &l.CPUShares
+			out = append(out, setting{"cpu.shares", strconv.FormatUint(l.CPUShares, 10)})
+		}
+		if l.CPUQuota > 0 {
+			out = append(out, setting{"cpu.cfs_period_us", strconv.FormatUint(l.CPUPeriod, 10)},
+				setting{"cpu.cfs_quota_us", strconv.FormatInt(l.CPUQuota, 10)})
+		}
+	case Pids:
+		if l.Pids > 0 && p.usable(Pids) {
+			out = append(out, setting{"pids.max", strconv.FormatInt(l.Pids, 10)})
 		}
 	}
-	if l.Pids > 0 && p.usable(Pids) {
-		r.Pids = &specs.LinuxPids{Limit: &l.Pids}
-	}
-	return r
+	return out
 }
 
 func (p *Plan) usable(c string) bool {
@@ -363,18 +359,28 @@ func (p *Plan) usable(c string) bool {
 	return !out
 }
 
+// createV1 makes the pod's directory in each hierarchy, then each leaf's,
+// writing their limits.
 func (cg *Pod) createV1(pod Limits, leaves map[string]Limits) error {
 	p := cg.plan
-	// Only our own subsystems (WithHierarchy), so that nothing is created
-	// in hierarchies the pod does not use.
-	c, err := cgroup1.New(p.v1Path(""), p.v1Resources(pod), cgroup1.WithHierarchy(p.v1Hierarchy()))
-	if err != nil {
+	create := func(leaf string, l Limits) error {
+		for _, sub := range p.v1Controllers() {
+			dir := cg.LeafDir(sub, leaf)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			if err := writeSettings(dir, p.v1Settings(sub, l)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := create("", pod); err != nil {
 		return fmt.Errorf("create cgroup %s: %w", p.opts.Name, err)
 	}
-	cg.v1 = c
 	for _, name := range sortedKeys(leaves) {
 		cg.leaves[name] = true
-		if _, err := c.New(name, p.v1Resources(leaves[name])); err != nil {
+		if err := create(name, leaves[name]); err != nil {
 			return fmt.Errorf("create cgroup %s/%s: %w", p.opts.Name, name, err)
 		}
 	}
@@ -390,27 +396,25 @@ func sortedKeys(m map[string]Limits) []string {
 	return keys
 }
 
-// v2Resources converts limits to what cgroup2 writes, leaving out what the
+// v2Settings are the files to write for the limits, leaving out what the
 // plan cannot enforce.
-func (p *Plan) v2Resources(l Limits) *cgroup2.Resources {
-	r := &cgroup2.Resources{}
-	if l.MemoryBytes > 0 && p.usable(Memory) {
-		r.Memory = &cgroup2.Memory{Max: &l.MemoryBytes}
-	}
+func (p *Plan) v2Settings(l Limits) []setting {
+	var out []setting
 	if (l.CPUQuota > 0 || l.CPUShares > 0) && p.usable(CPU) {
-		r.CPU = &cgroup2.CPU{}
-		if l.CPUQuota > 0 {
-			r.CPU.Max = cgroup2.NewCPUMax(&l.CPUQuota, &l.CPUPeriod)
-		}
 		if l.CPUShares > 0 {
-			w := SharesToWeight(l.CPUShares)
-			r.CPU.Weight = &w
+			out = append(out, setting{"cpu.weight", strconv.FormatUint(SharesToWeight(l.CPUShares), 10)})
 		}
+		if l.CPUQuota > 0 {
+			out = append(out, setting{"cpu.max", strconv.FormatInt(l.CPUQuota, 10) + " " + strconv.FormatUint(l.CPUPeriod, 10)})
+		}
+	}
+	if l.MemoryBytes > 0 && p.usable(Memory) {
+		out = append(out, setting{"memory.max", strconv.FormatInt(l.MemoryBytes, 10)})
 	}
 	if l.Pids > 0 && p.usable(Pids) {
-		r.Pids = &cgroup2.Pids{Max: l.Pids}
+		out = append(out, setting{"pids.max", strconv.FormatInt(l.Pids, 10)})
 	}
-	return r
+	return out
 }
 
 func (cg *Pod) createV2(pod Limits, leaves map[string]Limits) error {
@@ -432,20 +436,14 @@ func (cg *Pod) createV2(pod Limits, leaves map[string]Limits) error {
 			return err
 		}
 	}
-	// The directories are made here, not by cgroup2.NewManager, whose
-	// controller toggling writes the cgroup.subtree_control of every
-	// ancestor up to the mountpoint: cgroups that are not ours.
-	group := path.Join(p.parent, p.opts.Name)
-	if err := os.Mkdir(filepath.Join(p.mount, group), 0o755); err != nil {
-		return fmt.Errorf("create cgroup %s: %w", filepath.Join(p.mount, group), err)
+	// Only the pod's own directories are written: never the
+	// cgroup.subtree_control of an ancestor, a cgroup that is not ours.
+	dir := cg.LeafDir("", "")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
 	}
-	m, err := cgroup2.Load(group, cgroup2.WithMountpoint(p.mount))
-	if err != nil {
-		return fmt.Errorf("load cgroup %s: %w", group, err)
-	}
-	cg.v2 = m
-	if err := m.Update(p.v2Resources(pod)); err != nil {
-		return fmt.Errorf("set limits of cgroup %s: %w", group, err)
+	if err := writeSettings(dir, p.v2Settings(pod)); err != nil {
+		return fmt.Errorf("set limits of cgroup %s: %w", path.Join(p.parent, p.opts.Name), err)
 	}
 	// The pod cgroup holds no process itself, so its children may get
 	// every controller it has.
@@ -456,22 +454,18 @@ func (cg *Pod) createV2(pod Limits, leaves map[string]Limits) error {
 		}
 	}
 	if len(need) > 0 {
-		if err := writeSubtreeControl(filepath.Join(p.mount, group), need); err != nil {
+		if err := writeSubtreeControl(dir, need); err != nil {
 			return err
 		}
 	}
 	for _, name := range sortedKeys(leaves) {
-		dir := filepath.Join(p.mount, group, name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return fmt.Errorf("create cgroup %s: %w", dir, err)
+		leaf := cg.LeafDir("", name)
+		if err := os.Mkdir(leaf, 0o755); err != nil {
+			return fmt.Errorf("create cgroup %s: %w", leaf, err)
 		}
 		cg.leaves[name] = true
-		leaf, err := cgroup2.Load(path.Join(group, name), cgroup2.WithMountpoint(p.mount))
-		if err != nil {
-			return err
-		}
-		if err := leaf.Update(p.v2Resources(leaves[name])); err != nil {
-			return fmt.Errorf("set limits of cgroup %s: %w", dir, err)
+		if err := writeSettings(leaf, p.v2Settings(leaves[name])); err != nil {
+			return fmt.Errorf("set limits of cgroup %s: %w", leaf, err)
 		}
 	}
 	return nil
@@ -518,22 +512,51 @@ func (cg *Pod) Place(leaf string, pid int) error {
 		return fmt.Errorf("no cgroup leaf %q", leaf)
 	}
 	var err error
-	switch {
-	case cg.v1 != nil:
-		var c cgroup1.Cgroup
-		if c, err = cgroup1.Load(cg.plan.v1Path(leaf), cgroup1.WithHierarchy(cg.plan.v1Hierarchy())); err == nil {
-			err = c.AddProc(uint64(pid))
+	switch cg.plan.Version {
+	case 1:
+		// Every hierarchy where the leaf is (all of them, unless one was
+		// removed meanwhile).
+		placed := false
+		for _, sub := range cg.plan.v1Controllers() {
+			dir := cg.LeafDir(sub, leaf)
+			if _, err = os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+				err = nil
+				continue
+			} else if err != nil {
+				break
+			}
+			if err = writeProcs(filepath.Join(dir, "cgroup.procs"), pid); err != nil {
+				break
+			}
+			placed = true
 		}
-	case cg.v2 != nil:
-		var m *cgroup2.Manager
-		if m, err = cgroup2.Load(path.Join(cg.plan.parent, cg.plan.opts.Name, leaf), cgroup2.WithMountpoint(cg.plan.mount)); err == nil {
-			err = m.AddProc(uint64(pid))
+		if err == nil && !placed {
+			err = errors.New("cgroup deleted")
 		}
+	case 2:
+		err = os.WriteFile(filepath.Join(cg.LeafDir("", leaf), "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
 	}
 	if err != nil {
 		return fmt.Errorf("place pid %d in cgroup %s/%s: %w", pid, cg.plan.opts.Name, leaf, err)
 	}
 	return nil
+}
+
+// writeProcs writes pid to a v1 cgroup.procs, retrying on EINVAL: the
+// kernel refuses a task still in TASK_NEW (as runc and containerd do).
+func writeProcs(file string, pid int) error {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for range 5 {
+		if _, err = f.Write([]byte(strconv.Itoa(pid))); !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	return err
 }
 
 // Kill SIGKILLs every process in the pod's cgroup: cgroup.kill on v2
@@ -685,44 +708,22 @@ type Stats struct {
 
 // Stats reads the usage of leaf ("" for the whole pod).
 func (cg *Pod) Stats(leaf string) (Stats, error) {
+	if cg.plan.Version == 1 {
+		return ReadUsage(cg.plan.Dirs(), leaf), nil
+	}
 	s := Stats{MemoryBytes: -1, CPUNanos: -1, Pids: -1}
-	switch {
-	case cg.v1 != nil:
-		c, err := cgroup1.Load(cg.plan.v1Path(leaf), cgroup1.WithHierarchy(cg.plan.v1Hierarchy()))
-		if err != nil {
-			return s, err
-		}
-		m, err := c.Stat(cgroup1.IgnoreNotExist)
-		if err != nil {
-			return s, err
-		}
-		if m.Memory != nil && m.Memory.Usage != nil {
-			s.MemoryBytes = int64(m.Memory.Usage.Usage)
-		}
-		if m.CPU != nil && m.CPU.Usage != nil {
-			s.CPUNanos = int64(m.CPU.Usage.Total)
-		}
-		if m.Pids != nil {
-			s.Pids = int64(m.Pids.Current)
-		}
-	case cg.v2 != nil:
-		m, err := cgroup2.Load(path.Join(cg.plan.parent, cg.plan.opts.Name, leaf), cgroup2.WithMountpoint(cg.plan.mount))
-		if err != nil {
-			return s, err
-		}
-		st, err := m.Stat()
-		if err != nil {
-			return s, err
-		}
-		if st.Memory != nil && cg.plan.usable(Memory) {
-			s.MemoryBytes = int64(st.Memory.Usage)
-		}
-		if st.CPU != nil {
-			s.CPUNanos = int64(st.CPU.UsageUsec) * 1000
-		}
-		if st.Pids != nil && cg.plan.usable(Pids) {
-			s.Pids = int64(st.Pids.Current)
-		}
+	dir := cg.LeafDir("", leaf)
+	if _, err := os.Stat(dir); err != nil {
+		return s, err
+	}
+	if v, ok := readInt(filepath.Join(dir, "memory.current")); ok && cg.plan.usable(Memory) {
+		s.MemoryBytes = v
+	}
+	if v, ok := readKey(filepath.Join(dir, "cpu.stat"), "usage_usec"); ok {
+		s.CPUNanos = v * 1000
+	}
+	if v, ok := readInt(filepath.Join(dir, "pids.current")); ok && cg.plan.usable(Pids) {
+		s.Pids = v
 	}
 	return s, nil
 }

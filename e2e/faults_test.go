@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -161,6 +163,76 @@ func TestPauseReapsOrphans(t *testing.T) {
 		c.expectCode(r, 0)
 		c.expectStdout(r, "checked")
 		c.expectNoStdout(r, "zombie")
+	})
+}
+
+// The pause sheds its address space once it is set up (amd64, arm64): no
+// libc, no ld.so, nothing of the sandbox binary but the one text page of its
+// last loop, and the top of its stack (its argv, which ps shows); it still
+// ignores other signals and exits 0 on SIGTERM or SIGINT, which the
+// supervisor reports as the pod sandbox dying.
+func TestPauseShedsItsMemory(t *testing.T) {
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		t.Skipf("the pause keeps its mappings on %s", runtime.GOARCH)
+	}
+	forModes(t, "shed", func(t *testing.T, c *tcase) {
+		for _, tc := range []struct {
+			network string
+			stop    syscall.Signal
+		}{{"none", syscall.SIGTERM}, {"bridge", syscall.SIGINT}} {
+			pod := c.newPod(sleeper("main"))
+			pod.Metadata.Annotations = map[string]string{"sandbox.podsandbox.dev/network": tc.network}
+			p := c.start(c.write(pod), runOpts{})
+			c.waitPodProc(p, "sleep", startWait)
+			pause := c.findPause(p, startWait)
+			maps := func() string {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pause.pid))
+				if err != nil {
+					t.Fatalf("network %s: maps of the pause: %v", tc.network, err)
+				}
+				return string(b)
+			}
+			m := maps()
+			// It sheds right after its "ok": moments before the container starts.
+			for deadline := time.Now().Add(startWait); strings.Contains(m, "libc") && time.Now().Before(deadline); m = maps() {
+				time.Sleep(20 * time.Millisecond)
+			}
+			// The top of the stack loses its "[stack]" name when the
+			// initial stack pointer was on a page below the strings.
+			text, stack := 0, 0
+			for line := range strings.SplitSeq(strings.TrimSpace(m), "\n") {
+				var lo, hi uint64
+				f := strings.Fields(line)
+				if _, err := fmt.Sscanf(f[0], "%x-%x", &lo, &hi); err != nil || len(f) < 5 {
+					t.Fatalf("network %s: maps line %q", tc.network, line)
+				}
+				pages := int(hi-lo) / os.Getpagesize()
+				switch name := strings.Join(f[5:], " "); {
+				case name == pause.exe && f[1] == "r-xp":
+					text += pages
+				case (name == "" || name == "[stack]") && f[1] == "rw-p":
+					stack += pages
+				case name == "[vsyscall]":
+				default:
+					t.Errorf("network %s: the pause still maps %q", tc.network, line)
+				}
+			}
+			if text < 1 || text > 2 || stack < 1 || stack > 2 {
+				t.Errorf("network %s: the pause maps %d pages of the sandbox binary's text and %d of stack, want its last loop's page and the page of its argv (or two of each)\n%s", tc.network, text, stack, m)
+			}
+			if now, ok := readProc(pause.pid); !ok || now.cmdline != "pause" {
+				t.Errorf("network %s: the pause's command line is %q, want \"pause\"", tc.network, now.cmdline)
+			}
+			// SIGHUP and SIGUSR1 from the host would kill a PID 1 that left
+			// them at their default action.
+			for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGCHLD, tc.stop} {
+				if err := syscall.Kill(pause.pid, sig); err != nil {
+					t.Fatalf("kill %v the pause: %v", sig, err)
+				}
+			}
+			r := p.wait()
+			c.expectStderr(r, "pod sandbox died", "exited with status 0")
+		}
 	})
 }
 

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,6 +63,50 @@ hostname evil 2>&1; echo "hostname=$?"`
 		if h, _ := os.Hostname(); h == "evil" {
 			t.Errorf("the container changed the host's hostname")
 		}
+	})
+}
+
+// The default seccomp profile holds for x86_64 processes that call the kernel as i386 (int 0x80): before the
+// profile checked the compat architecture, unshare(CLONE_NEWUSER) there returned 0 (S-17 bypassed) and keyctl
+// reached the keyring.
+func TestSeccompCoversTheCompatArchitecture(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("int 0x80 is x86_64's compat entry; this is %s (the profile's compat table is unit-tested)", runtime.GOARCH)
+	}
+	src := `#include <stdio.h>
+static long sys32(long nr, long a) { long r; __asm__ volatile ("int $0x80" : "=a"(r) : "a"(nr), "b"(a) : "memory"); return r; }
+int main(void) {
+	printf("getpid32=%s\n", sys32(20, 0) > 0 ? "ok" : "fail");
+	printf("keyctl32=%ld\n", sys32(288, 0));
+	printf("unshare32=%ld\n", sys32(310, 0x10000000));
+	return 0;
+}
+`
+	bin := filepath.Join(t.TempDir(), "sys32")
+	cmd := exec.Command("gcc", "-O1", "-o", bin, "-x", "c", "-")
+	cmd.Stdin = strings.NewReader(src)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		testutil.SkipOrFailUnlessCI(t, fmt.Sprintf("gcc (hack/setup-test-host.sh installs it): %v: %s", err, out))
+	}
+	if out, err := exec.Command(bin).Output(); err != nil || !strings.Contains(string(out), "getpid32=ok") {
+		t.Skipf("the kernel has no i386 emulation (int 0x80: %v, %q): nothing to bypass", err, out)
+	}
+	code, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forModes(t, "seccomp32", func(t *testing.T, c *tcase) {
+		// /tmp is private in a container: the program comes in as a hostPath volume on /mnt (the host root is
+		// read-only: the mount point must exist).
+		dir := c.ownedDir("bin")
+		if err := os.WriteFile(filepath.Join(dir, "sys32"), code, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := c.newKPod(sh("main", "/mnt/sys32")).set("volumes", []obj{{"name": "bin", "hostPath": obj{"path": dir, "type": "Directory"}}}).
+			mounts(0, mnt("bin", "/mnt", "readOnly", true))
+		r := c.run(c.writeK(p), runOpts{})
+		c.expectCode(r, 0)
+		c.expectStdout(r, "getpid32=ok", "keyctl32=-1\n", "unshare32=-1\n")
 	})
 }
 
@@ -253,6 +300,45 @@ func (c *tcase) runBinary(bin, manifest string, env []string) result {
 	}
 	res.stdout, res.stderr = stdout.String(), stderr.String()
 	return res
+}
+
+// The pause holds no descriptor of ours, only /dev/null on 0-2, and leads a
+// session of its own, however it was created (by the supervisor, by the
+// first container's join, by the nest role in the network holder).
+func TestPauseHoldsOnlyDevNullAndOwnSession(t *testing.T) {
+	forModes(t, "pausefds", func(t *testing.T, c *tcase) {
+		for _, network := range []string{"none", "bridge"} {
+			p := c.newPod(sleeper("main"))
+			p.Metadata.Annotations = map[string]string{"sandbox.podsandbox.dev/network": network}
+			run := c.start(c.write(p), runOpts{})
+			c.waitPodProc(run, "sleep", startWait)
+			pause := c.findPause(run, startWait)
+			fdDir := fmt.Sprintf("/proc/%d/fd", pause.pid)
+			entries, err := os.ReadDir(fdDir)
+			if err != nil {
+				t.Fatalf("network %s: %v", network, err)
+			}
+			var fds []string
+			for _, e := range entries {
+				target, _ := os.Readlink(filepath.Join(fdDir, e.Name()))
+				fds = append(fds, e.Name()+"->"+target)
+			}
+			if want := []string{"0->/dev/null", "1->/dev/null", "2->/dev/null"}; !slices.Equal(fds, want) {
+				t.Errorf("network %s: the pause's descriptors are %q, want %q", network, fds, want)
+			}
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pause.pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Fields after the ")" of comm: state ppid pgrp session ...
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			if f[3] != strconv.Itoa(pause.pid) {
+				t.Errorf("network %s: the pause (pid %d) is in session %s, want its own", network, pause.pid, f[3])
+			}
+			syscall.Kill(run.pid(), syscall.SIGTERM)
+			c.expectCode(run.wait(), 143)
+		}
+	})
 }
 
 // The pause needs no privilege and holds none, in the pod's user namespace

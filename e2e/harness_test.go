@@ -839,13 +839,15 @@ func (c *tcase) waitPodProc(p *proc, comm string, timeout time.Duration) procInf
 	}
 }
 
-// findPause finds the child of the sandbox process whose comm is "pause".
+// findPause finds the child of the sandbox process whose comm is "pause"
+// and whose command line is "pause": not the network holder (bridge
+// networking), which has the same comm.
 func (c *tcase) findPause(p *proc, timeout time.Duration) procInfo {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		for _, pid := range allPids() {
-			if pi, ok := readProc(pid); ok && pi.ppid == p.pid() && pi.comm == "pause" {
+			if pi, ok := readProc(pid); ok && pi.ppid == p.pid() && pi.comm == "pause" && pi.cmdline == "pause" {
 				c.remember(pi)
 				return pi
 			}

@@ -1703,7 +1703,8 @@ static void apply_security(void)
 	if (cfg.nfilter > 0) {
 		struct sock_fprog prog = {(unsigned short)cfg.nfilter, cfg.filter};
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
-			setmsg("container %s: seccomp: failed loading seccomp filter: %s", cfg.name, errstr(errno));
+			setmsg("container %s: seccomp: load the filter: %s%s", cfg.name,
+			       errno == ENOSYS ? "not supported by the kernel: " : "", errstr(errno));
 			fail_setup();
 		}
 	}

@@ -6,9 +6,12 @@
  * _SANDBOX_ROLE; without it the constructor returns at once and the binary
  * behaves normally.
  *
- *   pause  The pod's PID 1: holds the namespaces open, reaps zombies, exits 0
- *          on SIGTERM/SIGINT. It never returns, so no Go runtime is started
- *          (about 100 kB of private memory instead of 1 MB+). It does nothing
+ *   pause  The pod's PID 1: holds the namespaces open, reaps zombies (its
+ *          SIGCHLD is ignored, so the kernel does), exits 0 on SIGTERM/SIGINT,
+ *          ignores the other standard signals. It never returns, so no Go runtime is
+ *          started, and once set up it unmaps all but one page of text and
+ *          the page of its argv (4 kB of private memory; see run_pause and
+ *          shed). chdir("/"), no inherited descriptor. It does nothing
  *          privileged and drops every capability it may hold in the pod's
  *          user namespace: exec'd before its namespace had an id map (the
  *          usual case), execve dropped them already; exec'd as root of the
@@ -25,6 +28,10 @@
  *          the sync fd and exits. The child unshares a mount namespace (the
  *          pause's is the host's and is never joined) and returns: the Go
  *          runtime then starts inside the pod and runs the container init.
+ *          With _SANDBOX_CLONEFLAGS set, the pod's first container creates
+ *          the pause itself before it joins it (see spawn_pause): one
+ *          execution of the binary instead of two in a row on the start's
+ *          critical path.
  *          With _SANDBOX_CINIT=1 (a simple container) the child runs the
  *          container init in C instead (cinit.c) and never returns.
  *
@@ -43,6 +50,9 @@
  *   "ok\n"        written by the pause when it is ready, or by the joined
  *                 child when its mount namespace exists;
  *   "error <msg>\n" on any failure, followed by exit status 125.
+ * A join that spawns the pause writes "pid <n>\n" of the pause (or
+ * "clone-errno <n>\n"), then "maps\n" if it wrote the id maps, on the
+ * pause's own sync pipe, where the pause then writes "ok\n".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,9 +61,11 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -62,6 +74,9 @@
 #include <linux/capability.h>
 #include <unistd.h>
 
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -127,20 +142,313 @@ static void fail(int fd, const char *what)
 
 /* ---- pause ------------------------------------------------------------ */
 
-static void reap(int sig)
+/*
+ * The pause needs no signal handler: SIGCHLD is ignored, so the kernel reaps
+ * every child the pause inherits (an orphan reparented to PID 1, or one that
+ * was a zombie already); SIGTERM and SIGINT are blocked and taken with
+ * rt_sigtimedwait; the other standard signals (1-31) are ignored, the
+ * real-time ones keep their default. No signal ever runs a handler, so the
+ * kernel never writes a signal frame: once set up, the pause needs neither
+ * libc nor a stack, and on amd64 and arm64 it sheds its whole
+ * address space (libc, ld.so, the sandbox binary, heap, stack, vdso) but two
+ * things: the page of the sandbox binary's text that holds its last loop
+ * (sandbox_pause_loop below, a few raw syscalls, with the signal set in the
+ * same page), and the top of the stack, which holds argv and the environment
+ * strings that /proc/PID/cmdline and ps read. Its private memory is then one
+ * page of stack, plus the page of text unless another process maps it (the
+ * supervisor and every other pause do). Other architectures keep everything
+ * mapped and wait in sigwaitinfo.
+ */
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define PAUSE_SHEDS 1
+#if SIGTERM != 15 || SIGINT != 2
+#error "sandbox_pause_loop's signal set assumes SIGTERM 15 and SIGINT 2"
+#endif
+
+/*
+ * sandbox_pause_loop(spans, n, start, len) munmaps the n (start, length)
+ * pairs at spans, then [start, start+len) (the part of the stack that holds
+ * spans, with the arguments in registers), then loops on
+ * rt_sigtimedwait({SIGTERM, SIGINT}, NULL, NULL, 8) until it returns one of
+ * them, and exit_group(0)s. It never returns and, once the spans are read,
+ * uses no memory but its own text: no stack, no data (the set 0x4002, bits of
+ * signals 2 and 15, is the quad after the code).
+ */
+__attribute__((noreturn, visibility("hidden"))) void sandbox_pause_loop(const unsigned long *spans, unsigned long n,
+	unsigned long start, unsigned long len);
+extern const char sandbox_pause_loop_end[] __attribute__((visibility("hidden")));
+
+/* The frame of both versions: the code, then the signal set (label 4). */
+#define LOOP_BEGIN(type) \
+	".pushsection .text\n" \
+	".balign 64\n" \
+	".globl sandbox_pause_loop\n" \
+	".hidden sandbox_pause_loop\n" \
+	".type sandbox_pause_loop, " type "\n" \
+	"sandbox_pause_loop:\n"
+#define LOOP_END \
+	".balign 8\n" \
+	"4:	.quad 0x4002\n" \
+	".globl sandbox_pause_loop_end\n" \
+	".hidden sandbox_pause_loop_end\n" \
+	"sandbox_pause_loop_end:\n" \
+	".size sandbox_pause_loop, sandbox_pause_loop_end - sandbox_pause_loop\n" \
+	".popsection\n"
+
+#if defined(__x86_64__)
+__asm__(LOOP_BEGIN("@function")
+	"	mov %rdi, %r12\n"
+	"	mov %rsi, %r13\n"
+	"	mov %rdx, %r14\n"
+	"	mov %rcx, %r15\n" /* syscall clobbers rcx and r11 */
+	"1:	test %r13, %r13\n"
+	"	jz 2f\n"
+	"	mov (%r12), %rdi\n"
+	"	mov 8(%r12), %rsi\n"
+	"	mov $" STR(__NR_munmap) ", %eax\n"
+	"	syscall\n"
+	"	add $16, %r12\n"
+	"	dec %r13\n"
+	"	jmp 1b\n"
+	"2:	mov %r14, %rdi\n"
+	"	mov %r15, %rsi\n"
+	"	mov $" STR(__NR_munmap) ", %eax\n"
+	"	syscall\n"
+	"3:	lea 4f(%rip), %rdi\n"
+	"	xor %esi, %esi\n"
+	"	xor %edx, %edx\n"
+	"	mov $8, %r10d\n"
+	"	mov $" STR(__NR_rt_sigtimedwait) ", %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jle 3b\n" /* -EINTR (after a stop and continue): wait again */
+	"	xor %edi, %edi\n"
+	"	mov $" STR(__NR_exit_group) ", %eax\n"
+	"	syscall\n"
+	"	jmp 3b\n"
+	LOOP_END);
+#define RSEQ_SIGNATURE 0x53053053
+#elif defined(__aarch64__)
+__asm__(LOOP_BEGIN("%function")
+	"	hint #34\n" /* bti c */
+	"	mov x19, x0\n"
+	"	mov x20, x1\n"
+	"	mov x21, x2\n"
+	"	mov x22, x3\n"
+	"1:	cbz x20, 2f\n"
+	"	ldp x0, x1, [x19], #16\n"
+	"	mov x8, #" STR(__NR_munmap) "\n"
+	"	svc #0\n"
+	"	sub x20, x20, #1\n"
+	"	b 1b\n"
+	"2:	mov x0, x21\n"
+	"	mov x1, x22\n"
+	"	mov x8, #" STR(__NR_munmap) "\n"
+	"	svc #0\n"
+	"3:	adr x0, 4f\n"
+	"	mov x1, #0\n"
+	"	mov x2, #0\n"
+	"	mov x3, #8\n"
+	"	mov x8, #" STR(__NR_rt_sigtimedwait) "\n"
+	"	svc #0\n"
+	"	cmp x0, #0\n"
+	"	b.le 3b\n"
+	"	mov x0, #0\n"
+	"	mov x8, #" STR(__NR_exit_group) "\n"
+	"	svc #0\n"
+	"	b 3b\n"
+	LOOP_END);
+#define RSEQ_SIGNATURE 0xd428bc00
+#endif
+
+/* glibc 2.35+ registers an rseq area in the thread's TLS; the kernel writes
+ * to it on every preemption and would SIGSEGV us once it is unmapped. Weak:
+ * older glibc and musl have neither symbol (nor register rseq). */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static unsigned long thread_pointer(void)
 {
-	int saved = errno;
-	(void)sig;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
-	errno = saved;
+	unsigned long tp;
+#if defined(__x86_64__)
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+#else
+	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
+#endif
+	return tp;
 }
 
-static void shutdown_pause(int sig)
+/* rseq_off unregisters libc's rseq area and reports whether none is left
+ * registered (0), which is what makes unmapping the TLS safe. */
+static int rseq_off(void)
 {
-	(void)sig;
-	_exit(0);
+#ifdef SYS_rseq
+	struct {
+		unsigned int cpu_id_start, cpu_id;
+		unsigned long long rseq_cs;
+		unsigned int flags, node_id, mm_cid, pad;
+	} __attribute__((aligned(32))) probe;
+	unsigned int len;
+
+	if (&__rseq_offset != NULL && &__rseq_size != NULL && __rseq_size != 0) {
+		void *area = (char *)thread_pointer() + __rseq_offset;
+
+		/* The length must be the registered one: glibc's __rseq_size, or
+		 * the 32-byte original struct, or the area glibc 2.40+ rounds up. */
+		if (syscall(SYS_rseq, area, __rseq_size, 1 /* RSEQ_FLAG_UNREGISTER */, RSEQ_SIGNATURE) < 0)
+			for (len = 32; len <= 1024; len += 32)
+				if (syscall(SYS_rseq, area, len, 1, RSEQ_SIGNATURE) == 0)
+					break;
+	}
+	/* Registering a probe succeeds only when nothing is registered. */
+	memset(&probe, 0, sizeof(probe));
+	if (syscall(SYS_rseq, &probe, 32, 0, RSEQ_SIGNATURE) == 0) {
+		syscall(SYS_rseq, &probe, 32, 1, RSEQ_SIGNATURE);
+		return 0;
+	}
+	return errno == ENOSYS ? 0 : -1;
+#else
+	return 0;
+#endif
 }
+
+struct span {
+	unsigned long start, end;
+};
+
+#define MAX_MAPPINGS 128
+
+static unsigned long hex(const char **p)
+{
+	unsigned long n = 0;
+
+	for (;; (*p)++) {
+		char c = **p;
+		if (c >= '0' && c <= '9')
+			n = n << 4 | (unsigned long)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			n = n << 4 | (unsigned long)(c - 'a' + 10);
+		else
+			return n;
+	}
+}
+
+/* mappings reads /proc/self/maps into maps (at most MAX_MAPPINGS) and
+ * returns how many there are, or -1. [vsyscall], above the user address
+ * space, is no mapping of ours. */
+static int mappings(struct span *maps)
+{
+	char buf[4096];
+	size_t have = 0;
+	int n = 0, fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t got = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *line = buf, *nl;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 || (got == 0 && have > 0)) /* or a line longer than buf */
+			break;
+		if (got == 0) {
+			close(fd);
+			return n;
+		}
+		have += (size_t)got;
+		buf[have] = '\0';
+		while ((nl = strchr(line, '\n')) != NULL) {
+			const char *p = line;
+
+			*nl = '\0';
+			maps[n].start = hex(&p);
+			if (*p++ != '-' || n == MAX_MAPPINGS)
+				goto bad;
+			maps[n].end = hex(&p);
+			if (strstr(p, "[vsyscall]") == NULL && maps[n].end > maps[n].start)
+				n++;
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+	}
+bad:
+	close(fd);
+	return -1;
+}
+
+struct unmap {
+	struct span keep[2];
+	unsigned long here, last[2], spans[2 * (MAX_MAPPINGS + 4)];
+	int n;
+};
+
+/* cut adds [lo, hi) less the kept spans from keep[k] on to u's spans; the
+ * piece that holds here (our frame, and u itself) becomes u->last. */
+static void cut(struct unmap *u, unsigned long lo, unsigned long hi, int k)
+{
+	if (lo >= hi)
+		return;
+	if (k < 2) {
+		const struct span *s = &u->keep[k];
+
+		if (s->start >= s->end || s->start >= hi || s->end <= lo) {
+			cut(u, lo, hi, k + 1);
+		} else {
+			cut(u, lo, s->start, k + 1);
+			cut(u, s->end, hi, k + 1);
+		}
+		return;
+	}
+	if (u->here >= lo && u->here < hi) {
+		u->last[0] = lo;
+		u->last[1] = hi - lo;
+	} else {
+		u->spans[u->n++] = lo;
+		u->spans[u->n++] = hi - lo;
+	}
+}
+
+/* shed unmaps every mapping but two spans, the page of sandbox_pause_loop
+ * and the top of the stack from argv[0] up (the argument and environment
+ * strings, for /proc/PID/cmdline), and runs sandbox_pause_loop, which does
+ * the unmapping. It unmaps the mappings one by one rather than the whole
+ * address space around the two spans: qemu-user (an arm64 build tested on
+ * amd64) takes minutes and memory per page to munmap that. */
+static void __attribute__((noreturn)) shed(void)
+{
+	unsigned long page = getauxval(AT_PAGESZ), args = (unsigned long)program_invocation_name;
+	struct span maps[MAX_MAPPINGS];
+	struct unmap u;
+	int i, nmaps;
+
+	if (page == 0)
+		page = 4096;
+	memset(&u, 0, sizeof(u));
+	u.here = (unsigned long)&u;
+	u.keep[0].start = (unsigned long)sandbox_pause_loop & ~(page - 1);
+	u.keep[0].end = ((unsigned long)sandbox_pause_loop_end + page - 1) & ~(page - 1);
+	nmaps = mappings(maps);
+	if (nmaps < 0 || rseq_off() < 0)
+		sandbox_pause_loop(u.spans, 0, 0, 0); /* unmap nothing */
+	for (i = 0; i < nmaps; i++)
+		if (args >= maps[i].start && args < maps[i].end) {
+			u.keep[1].start = args & ~(page - 1);
+			u.keep[1].end = maps[i].end;
+		}
+	for (i = 0; i < nmaps; i++)
+		cut(&u, maps[i].start, maps[i].end, 0);
+	/* The kernel writes to neither once it is gone (both are in libc's
+	 * TLS): the tid it clears at exit and the robust futex list. */
+	syscall(SYS_set_tid_address, NULL);
+	syscall(SYS_set_robust_list, NULL, 3 * sizeof(void *));
+	sandbox_pause_loop(u.spans, (unsigned long)u.n / 2, u.last[0], u.last[1]);
+}
+#endif /* amd64, arm64 */
 
 /* drop_capabilities empties the effective, permitted and inheritable sets:
  * the pause needs none, and with no exec to come they never come back. */
@@ -158,6 +466,7 @@ static void run_pause(void)
 {
 	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
 	struct sigaction sa;
+	sigset_t wait;
 	int sig;
 
 	int wait_fd = env_int("_SANDBOX_WAIT_FD", -1);
@@ -180,20 +489,23 @@ static void run_pause(void)
 	if (chdir("/") < 0)
 		fail(sync_fd, "chdir /");
 
+	/* SIGTERM and SIGINT are blocked first (one that comes now stays
+	 * pending for the loop) and keep their default action: blocked, they
+	 * are queued even for a PID 1. SIGCHLD ignored: the kernel reaps. */
+	sigemptyset(&wait);
+	sigaddset(&wait, SIGTERM);
+	sigaddset(&wait, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &wait, NULL) < 0)
+		fail(sync_fd, "block SIGTERM and SIGINT");
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
 	for (sig = 1; sig < 32; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
+		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGTERM || sig == SIGINT)
 			continue;
+		sa.sa_flags = sig == SIGCHLD ? SA_NOCLDWAIT | SA_NOCLDSTOP : 0;
 		sigaction(sig, &sa, NULL);
 	}
-	sa.sa_handler = shutdown_pause;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = reap;
-	sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-	sigaction(SIGCHLD, &sa, NULL);
 
 	report(sync_fd, "ok");
 	/* Hold no inherited descriptor: only 0-2 (/dev/null) stay. */
@@ -202,8 +514,15 @@ static void run_pause(void)
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);
 	}
-	for (;;)
-		pause();
+#ifdef PAUSE_SHEDS
+	shed();
+#else
+	for (;;) {
+		sig = sigwaitinfo(&wait, NULL);
+		if (sig == SIGTERM || sig == SIGINT)
+			_exit(0);
+	}
+#endif
 }
 
 /* ---- shared steps ----------------------------------------------------- */
@@ -288,6 +607,122 @@ static void attach_idmapped(int sync_fd, char *spec)
 	}
 }
 
+static int write_file(const char *path, const char *data);
+
+/*
+ * write_maps writes the id maps of the pause's new user namespace when the
+ * supervisor may write them without newuidmap/newgidmap (root, or only its
+ * own ids: _SANDBOX_UIDMAP, _SANDBOX_GIDMAP, and _SANDBOX_SETGROUPS=deny,
+ * which an unprivileged writer of gid_map needs first): we are in the parent
+ * user namespace with the supervisor's ids, so we may too, one round trip to
+ * the supervisor sooner. The pause waits on its wait pipe until they exist.
+ */
+static void write_maps(int sync_fd, int psync, pid_t child)
+{
+	const char *uidmap = getenv("_SANDBOX_UIDMAP"), *gidmap = getenv("_SANDBOX_GIDMAP");
+	const char *setgroups = getenv("_SANDBOX_SETGROUPS");
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)child);
+	if (setgroups != NULL && write_file(path, setgroups) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)child);
+	if (gidmap == NULL || write_file(path, gidmap) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)child);
+	if (write_file(path, uidmap) < 0)
+		goto fail;
+	return;
+fail:
+	{
+		int saved = errno;
+		kill(child, SIGKILL);
+		report(psync, "error write %s: %s", path, strerror(saved));
+		errno = saved;
+		fail(sync_fd, "write the pod's id maps");
+	}
+}
+
+/*
+ * exec_pause runs in the child spawn_pause cloned: it becomes the pause
+ * (role pause, with psync and pwait as its descriptors 3 and 4) holding
+ * nothing else of ours: the join's pipes and the container's output are
+ * closed, 0-2 are /dev/null, as for the pause the supervisor starts itself.
+ */
+static void exec_pause(int psync, int pwait)
+{
+	char *argv[] = {"pause", NULL};
+	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", "_SANDBOX_WAIT_FD=4", NULL};
+	int hs, hw, devnull;
+
+	/* Our parent is the supervisor's thread that started the join
+	 * (CLONE_PARENT), which stays alive as long as the pod: die with it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(psync, "set the pause's parent death signal");
+	/* A session of its own: a Ctrl-C on the terminal is for the
+	 * supervisor to handle, never the pod's PID 1. */
+	if (setsid() < 0)
+		fail(psync, "setsid for the pause");
+	hs = fcntl(psync, F_DUPFD, 10);
+	hw = fcntl(pwait, F_DUPFD, 10);
+	if (hs < 0 || hw < 0 || dup2(hs, 3) < 0 || dup2(hw, 4) < 0)
+		fail(psync, "move the pause's descriptors");
+	if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0) {
+		int fd;
+		for (fd = 5; fd < 1024; fd++)
+			close(fd);
+	}
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+		fail(3, "open /dev/null for the pause");
+	close(devnull);
+	execve("/proc/self/exe", argv, envp);
+	fail(3, "exec the pause");
+}
+
+/*
+ * spawn_pause creates the pod: it clones the pause with the pod's new
+ * namespaces (cloneflags) as the supervisor's child (CLONE_PARENT, as the
+ * supervisor would have cloned it) and returns a pidfd of it for the join
+ * that follows. The pause's pid goes to psync, the pause's own sync pipe,
+ * where the supervisor reads it, writes the id maps (only a process
+ * outside the new user namespace can) and closes pwait; the pause then
+ * reports "ok" there (see run_pause). The join needs no map: setns into the
+ * new user namespace works before it has one (see run_join).
+ */
+static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
+{
+	int pidfd = -1;
+	pid_t child;
+
+	if (psync < 3 || pwait < 3) {
+		errno = EINVAL;
+		fail(sync_fd, "spawn: missing _SANDBOX_PAUSE_SYNC_FD or _SANDBOX_PAUSE_WAIT_FD");
+	}
+	/* clone(2)'s third argument is the parent_tid pointer on every
+	 * architecture; with CLONE_PIDFD the pidfd is stored there. */
+	child = (pid_t)syscall(SYS_clone, (unsigned long)cloneflags | CLONE_PARENT | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
+	if (child < 0) {
+		/* The supervisor explains the errno (user namespaces disabled). */
+		int saved = errno;
+		report(psync, "clone-errno %d", saved);
+		errno = saved;
+		fail(sync_fd, "clone the pause");
+	}
+	if (child == 0)
+		exec_pause(psync, pwait);
+	/* The pid first: should the maps fail, the supervisor still reaps
+	 * the pause it then finds killed. */
+	report(psync, "pid %d", (int)child);
+	if (getenv("_SANDBOX_UIDMAP") != NULL) {
+		write_maps(sync_fd, psync, child);
+		report(psync, "maps");
+	}
+	close(psync);
+	close(pwait);
+	return pidfd;
+}
+
 static void run_join(void)
 {
 	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
@@ -295,6 +730,12 @@ static void run_join(void)
 	int nsflags = env_int("_SANDBOX_NSFLAGS", 0);
 	int newpid = env_int("_SANDBOX_NEWPID", 0);
 
+	int cloneflags = env_int("_SANDBOX_CLONEFLAGS", 0);
+
+	/* Spawning: the pidfd is the new pause's, and _SANDBOX_PIDFD's
+	 * descriptor number is the pause's sync pipe (see spawn_linux.go). */
+	if (sync_fd >= 0 && cloneflags != 0)
+		pidfd = spawn_pause(sync_fd, cloneflags, env_int("_SANDBOX_PAUSE_SYNC_FD", -1), env_int("_SANDBOX_PAUSE_WAIT_FD", -1));
 	if (sync_fd < 0 || pidfd < 0) {
 		errno = EINVAL;
 		fail(sync_fd, "join: missing _SANDBOX_SYNC_FD or _SANDBOX_PIDFD");
@@ -339,6 +780,12 @@ static void run_join(void)
 	unsetenv("_SANDBOX_NSFLAGS");
 	unsetenv("_SANDBOX_NEWPID");
 	unsetenv("_SANDBOX_IDMAPPED");
+	unsetenv("_SANDBOX_CLONEFLAGS");
+	unsetenv("_SANDBOX_PAUSE_SYNC_FD");
+	unsetenv("_SANDBOX_PAUSE_WAIT_FD");
+	unsetenv("_SANDBOX_UIDMAP");
+	unsetenv("_SANDBOX_GIDMAP");
+	unsetenv("_SANDBOX_SETGROUPS");
 	/* A simple container's init runs in C (cinit.c) and execs from there:
 	 * no Go runtime start on the way to the workload. It returns only if
 	 * the supervisor sends a Go config after all. */

@@ -409,19 +409,7 @@ func (s *sandbox) startNestedPause() error {
 			s.pauseDone <- errors.New("never started")
 			return
 		}
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
-		switch {
-		case ws.Signaled():
-			s.pauseDone <- fmt.Errorf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
-		default:
-			s.pauseDone <- fmt.Errorf("exited with status %d", ws.ExitStatus())
-		}
+		s.pauseDone <- waitChild(pid) // spawn_linux.go
 	}()
 	err = <-started
 	syncW.Close()
@@ -446,20 +434,8 @@ func (s *sandbox) startNestedPause() error {
 	if err != nil {
 		return fmt.Errorf("start pause in the network holder: %w", err)
 	}
-	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
-		return err
-	}
-	fd, err := unix.PidfdOpen(s.pausePID, 0)
-	if err != nil {
-		return fmt.Errorf("start pause: pidfd: %w", err)
-	}
-	s.pausePidfd = os.NewFile(uintptr(fd), "pause-pidfd")
-	if id, err := state.Identify(s.pausePID); err == nil {
-		s.record.Pause = id
-	}
-	s.opts.Explain(fmt.Sprintf("pause: setns(pidfd of the network holder, CLONE_NEWUSER|CLONE_NEWNET), clone(%s|CLONE_PARENT) + exec: pid %d; id maps written from the holder: uid %v, gid %v",
-		cloneFlagNames(uintptr(flags)), s.pausePID, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
-	return nil
+	return s.adoptPause(-1, fmt.Sprintf("setns(pidfd of the network holder, CLONE_NEWUSER|CLONE_NEWNET), clone(%s|CLONE_PARENT) + exec; id maps written from the holder: uid %v, gid %v",
+		cloneFlagNames(uintptr(flags)), s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 }
 
 // releaseBridge frees the pod's address and, when no other pod uses the

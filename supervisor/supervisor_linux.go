@@ -255,6 +255,7 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 	}
 	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
 		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{}), pauseReady: make(chan struct{}),
+		pauseStarted: make(chan struct{}),
 		planWarnings: planWarnings}
 	fwdCtx, stopForwarding := context.WithCancel(context.Background())
 	go s.forwardSignals(fwdCtx)
@@ -316,8 +317,18 @@ type sandbox struct {
 	pauseDone   chan error
 	// pauseSync and pauseWait are the pause's start pipes between
 	// startPause and finishPause (nil for a pause nested in the network
-	// holder, which is ready when startPause returns).
+	// holder, which is ready when startPause returns). pauseReport reads
+	// pauseSync (spawn_linux.go reads the pid line first).
 	pauseSync, pauseWait *os.File
+	pauseReport          io.Reader
+	// pauseStarted is closed once pausePID and pausePidfd are set, or
+	// pauseStartErr says why they never will be; spawn is set when the
+	// first container's join creates the pause (spawn_linux.go).
+	pauseStarted  chan struct{}
+	pauseStartErr error
+	spawn         *pauseSpawn
+	// mapsByJoin: the spawning join writes the id maps (spawn_linux.go).
+	mapsByJoin bool
 	// pauseReady is closed once the pause is ready, its id maps written and
 	// the pod's network attached: a container's init may be started
 	// before (its exec and Go runtime start overlap the id mapping), but
@@ -395,7 +406,10 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	// and Go runtime start overlap newuidmap/newgidmap; each waits for
 	// pauseReady before it gets its config.
 	early, nEarly := s.startFirstContainers()
-	err = s.finishPause()
+	err = s.awaitPause() // spawn_linux.go: the first container's join may be creating it
+	if err == nil {
+		err = s.finishPause()
+	}
 	if err == nil {
 		err = s.startNetwork() // eth0 on the bridge, hostPort dialler
 	}
@@ -549,6 +563,7 @@ func (s *sandbox) allContainers() []pod.Container {
 // (golang/go#27505), and Go may retire idle threads of unlocked goroutines.
 func (s *sandbox) startPause() error {
 	if s.bridge != nil && s.bridge.nested {
+		defer close(s.pauseStarted)
 		return s.startNestedPause() // bridge_linux.go
 	}
 	syncR, syncW, err := os.Pipe()
@@ -561,14 +576,13 @@ func (s *sandbox) startPause() error {
 		syncW.Close()
 		return fmt.Errorf("start pause: %w", err)
 	}
-	s.pauseSync, s.pauseWait = syncR, waitW // closed by closePausePipes
-	flags := uintptr(unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
-	if !s.plan.hostNetwork {
-		flags |= unix.CLONE_NEWNET
+	s.pauseSync, s.pauseWait, s.pauseReport = syncR, waitW, syncR // closed by closePausePipes
+	flags := s.pauseCloneFlags()
+	if s.spawnsPause() {
+		s.startSpawn(flags, syncW, waitR) // spawn_linux.go
+		return nil
 	}
-	if s.plan.userns {
-		flags |= unix.CLONE_NEWUSER
-	}
+	defer close(s.pauseStarted)
 	pidfd := -1
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
@@ -610,19 +624,10 @@ func (s *sandbox) startPause() error {
 		return fmt.Errorf("start pause: %w%s", err, usernsHint(err))
 	}
 	s.pause, s.pausePID = cmd, cmd.Process.Pid
-	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
-		return err
-	}
-	s.explainCgroup("pause", pauseLeaf, s.pausePID)
 	if pidfd < 0 {
 		return errors.New("start pause: the kernel returned no pidfd (Linux 5.3+ is required)")
 	}
-	s.pausePidfd = os.NewFile(uintptr(pidfd), "pause-pidfd")
-	if id, err := state.Identify(s.pausePID); err == nil {
-		s.record.Pause = id
-	}
-	s.opts.Explain(fmt.Sprintf("pause: clone(%s) + exec: pid %d", cloneFlagNames(flags), s.pausePID))
-	return nil
+	return s.adoptPause(pidfd, fmt.Sprintf("clone(%s) + exec", cloneFlagNames(flags))) // spawn_linux.go
 }
 
 // finishPause writes the id maps of the pod's user namespace (only a
@@ -633,17 +638,22 @@ func (s *sandbox) finishPause() error {
 	}
 	defer s.closePausePipes()
 	if s.plan.userns {
-		if err := idmap.Apply(s.pausePID, s.plan.mapping); err != nil {
+		how := "written to /proc/PID/uid_map and gid_map"
+		if s.mapsByJoin {
+			how = "written to /proc/PID/uid_map and gid_map by the join that cloned the pause"
+			if err := s.awaitMapsByJoin(); err != nil {
+				return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
+			}
+		} else if err := idmap.Apply(s.pausePID, s.plan.mapping); err != nil {
 			return fmt.Errorf("write id maps of the pod's user namespace: %w", err)
 		}
-		how := "written to /proc/PID/uid_map and gid_map"
-		if s.plan.mapping.UseHelpers && os.Geteuid() != 0 {
+		if !s.plan.mapping.Direct() {
 			how = "written by newuidmap/newgidmap"
 		}
 		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 	}
 	s.pauseWait.Close() // maps written: the pause may make itself non-dumpable
-	if _, err := nsenter.ReadReport(s.pauseSync); err != nil {
+	if _, err := nsenter.ReadReport(s.pauseReport); err != nil {
 		return fmt.Errorf("start pause: %w", err)
 	}
 	return nil
@@ -657,6 +667,18 @@ func (s *sandbox) closePausePipes() {
 			*f = nil
 		}
 	}
+}
+
+// pauseCloneFlags are the namespaces a pod's pause creates.
+func (s *sandbox) pauseCloneFlags() uintptr {
+	flags := uintptr(unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	if !s.plan.hostNetwork {
+		flags |= unix.CLONE_NEWNET
+	}
+	if s.plan.userns {
+		flags |= unix.CLONE_NEWUSER
+	}
+	return flags
 }
 
 // usernsHint explains the usual reason clone(CLONE_NEWUSER) is refused.
@@ -796,6 +818,19 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			return nil, err
 		}
 	}
+	// The pod's first join creates the pause (spawn_linux.go); the others
+	// need its pidfd. A claimed spawn is always handed over, nil when this
+	// start fails before its join: the pause goroutine waits for it.
+	spawn, handed := restarts == 0 && s.spawn.claim(), false
+	if spawn {
+		defer func() {
+			if !handed {
+				s.spawn.cmds <- nil
+			}
+		}()
+	} else if err := s.awaitPause(); err != nil {
+		return nil, err
+	}
 	pipes, err := nsenter.NewPipes()
 	if err != nil {
 		return nil, err
@@ -861,7 +896,13 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if spawn {
+		handed = true
+		err = s.spawn.start(cmd)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	initExplain.started(s.opts.Explain)

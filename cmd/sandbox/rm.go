@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -63,6 +64,10 @@ func rmOne(g *globalFlags, base, name string, force bool, seconds int64) error {
 	return removeState(base, rec)
 }
 
+// supervisorExitWait bounds how long rm waits for the supervisor of a pod
+// that has ended to finish its teardown.
+const supervisorExitWait = 10 * time.Second
+
 // removeState kills what is left of a pod whose supervisor is gone (only
 // processes whose PID and start time match the record), removes the
 // cgroups it recorded (cgroup.RemoveStale checks they are sandbox's) and
@@ -70,6 +75,16 @@ func rmOne(g *globalFlags, base, name string, force bool, seconds int64) error {
 // holds: then it refuses.
 func removeState(base string, rec state.Record) error {
 	st, err := state.Lock(base, rec.Name)
+	if errors.Is(err, state.ErrRunning) && rec.Ended() {
+		// The pod is over and its supervisor is tearing down (a few
+		// milliseconds; `logs -f` returns as soon as the record says the
+		// pod ended): wait for the supervisor to exit, then take the lock.
+		if fd, perr := rec.Supervisor.OpenPidfd(); perr == nil {
+			state.WaitPidfd(fd, supervisorExitWait)
+			unix.Close(fd)
+			st, err = state.Lock(base, rec.Name)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, state.ErrRunning) {
 			return sandboxErr("pod %s is still running: %v", rec.Name, err)

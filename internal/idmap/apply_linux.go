@@ -80,7 +80,7 @@ func readSubordinate(path, user string, id int) (Range, error) {
 // not root; the single mapping is written directly after denying setgroups,
 // which the kernel requires of an unprivileged writer of gid_map.
 func Apply(pid int, m Mapping) error {
-	if m.UseHelpers && os.Geteuid() != 0 {
+	if !m.Direct() {
 		// The two setuid helpers are independent and each costs a few
 		// milliseconds (a setuid exec, PAM-free but with secure-mode
 		// dynamic loading): run them at once.
@@ -95,16 +95,23 @@ func Apply(pid int, m Mapping) error {
 			return fmt.Errorf("write %s/setgroups: %w", proc, err)
 		}
 	}
-	if err := os.WriteFile(proc+"/gid_map", []byte(format(m.GIDs)), 0); err != nil {
+	if err := os.WriteFile(proc+"/gid_map", []byte(Format(m.GIDs)), 0); err != nil {
 		return fmt.Errorf("write %s/gid_map: %w", proc, err)
 	}
-	if err := os.WriteFile(proc+"/uid_map", []byte(format(m.UIDs)), 0); err != nil {
+	if err := os.WriteFile(proc+"/uid_map", []byte(Format(m.UIDs)), 0); err != nil {
 		return fmt.Errorf("write %s/uid_map: %w", proc, err)
 	}
 	return nil
 }
 
-func format(rs []Range) string {
+// Direct tells whether the caller may write m itself (root, or only its own
+// ids), rather than through newuidmap/newgidmap. An unprivileged writer must
+// deny setgroups first.
+func (m Mapping) Direct() bool { return !m.UseHelpers || os.Geteuid() == 0 }
+
+// Format is the text of a uid_map or gid_map: one "inside outside size"
+// line per range.
+func Format(rs []Range) string {
 	var b strings.Builder
 	for _, r := range rs {
 		b.WriteString(r.String())

@@ -1,0 +1,221 @@
+package supervisor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/internal/idmap"
+	"github.com/podsandbox/sandbox/internal/state"
+	"github.com/podsandbox/sandbox/nsenter"
+)
+
+// pauseSpawn hands the pod's first container join to the goroutine that
+// owns the pause. In spawn mode the join's constructor creates the pause
+// (clone with the pod's namespaces, CLONE_PARENT) and then joins it, so the
+// pause's exec and the join's run side by side instead of one after the
+// other: the supervisor's own clone of the pause waits for the pause's
+// exec before the join can even start (see nsenter.c, spawn_pause).
+//
+// The join is started from the pause goroutine's thread, which stays locked
+// while the pause lives: the pause's parent-death signal is tied to the
+// thread that started the join (CLONE_PARENT makes that thread its parent).
+type pauseSpawn struct {
+	claimed atomic.Bool
+	// cmds receives the first join, or nil when the container that
+	// claimed the spawn gave up before starting it.
+	cmds chan *exec.Cmd
+	// started returns cmd.Start's error to the container.
+	started chan error
+}
+
+// spawnsPause tells whether the first container's join creates the pause:
+// when a container starts before the pause is ready (startFirstContainers)
+// and the pause is not nested in the network holder.
+func (s *sandbox) spawnsPause() bool {
+	return !s.needsVolumeHelper() && !s.idmapsImages() && (s.bridge == nil || !s.bridge.nested)
+}
+
+// claim is true for exactly one caller: the container whose join creates
+// the pause. It is false when the pod does not spawn its pause.
+func (p *pauseSpawn) claim() bool {
+	return p != nil && p.claimed.CompareAndSwap(false, true)
+}
+
+// start has the pause goroutine start the join cmd and returns the result.
+func (p *pauseSpawn) start(cmd *exec.Cmd) error {
+	p.cmds <- cmd
+	return <-p.started
+}
+
+// startSpawn starts the goroutine that, once the first container hands over
+// its join, starts it with the pause's descriptors (syncW, waitR) and clone
+// flags, reads the pause's pid, and waits for the pause to exit.
+func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
+	// Buffered: neither side ever blocks on the other's absence.
+	s.spawn = &pauseSpawn{cmds: make(chan *exec.Cmd, 1), started: make(chan error, 1)}
+	s.pauseDone = make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer syncW.Close()
+		defer waitR.Close()
+		fail := func(err error) {
+			s.pauseStartErr = fmt.Errorf("start pause: %w", err)
+			close(s.pauseStarted)
+			s.pauseDone <- err
+		}
+		var cmd *exec.Cmd
+		select {
+		case cmd = <-s.spawn.cmds:
+		case <-s.stopping:
+			s.spawn.started <- errors.New("pod is stopping") // for a join handed over too late
+		}
+		if cmd == nil {
+			fail(errors.New("the pod's first container did not start"))
+			return
+		}
+		// The join's layout (startContainer): 3 sync, 4 the pause's pidfd,
+		// which a spawning join has not got yet: the pause's sync pipe
+		// takes its place; its wait pipe goes last.
+		cmd.ExtraFiles[1] = syncW
+		cmd.ExtraFiles = append(cmd.ExtraFiles, waitR)
+		cmd.Env = append(cmd.Env,
+			nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(flags), 10),
+			nsenter.EnvPauseSyncFD+"=4",
+			nsenter.EnvPauseWaitFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+		if m := s.plan.mapping; s.plan.userns && m.Direct() {
+			// Maps we may write ourselves, the join may too, as soon as
+			// it has cloned the pause (nsenter.c, write_maps).
+			s.mapsByJoin = true
+			cmd.Env = append(cmd.Env, nsenter.EnvUIDMap+"="+idmap.Format(m.UIDs), nsenter.EnvGIDMap+"="+idmap.Format(m.GIDs))
+			if os.Geteuid() != 0 {
+				cmd.Env = append(cmd.Env, nsenter.EnvSetgroups+"=deny")
+			}
+		}
+		err := cmd.Start()
+		s.spawn.started <- err
+		if err != nil {
+			fail(err)
+			return
+		}
+		syncW.Close()
+		waitR.Close()
+		report := bufio.NewReader(s.pauseSync)
+		s.pauseReport = report
+		pid, err := readPausePID(report)
+		if err != nil {
+			fail(err)
+			return
+		}
+		proc, _ := os.FindProcess(pid) // never fails on Linux
+		s.pause, s.pausePID = &exec.Cmd{Process: proc}, pid
+		how := fmt.Sprintf("clone(%s|CLONE_PARENT) + exec by the first container's join, which then joins it", cloneFlagNames(flags))
+		if err := s.adoptPause(-1, how); err != nil {
+			s.pauseStartErr = err
+		}
+		close(s.pauseStarted)
+		s.pauseDone <- waitChild(pid)
+	}()
+}
+
+// adoptPause records the pod's new pause (s.pausePID): its cgroup, its
+// pidfd (the one clone returned, or -1 to open one: the pause is our child,
+// so its PID cannot be recycled before we reap it), its identity in the
+// record, and how it was made (explain).
+func (s *sandbox) adoptPause(pidfd int, how string) error {
+	if pidfd < 0 {
+		fd, err := unix.PidfdOpen(s.pausePID, 0)
+		if err != nil {
+			return fmt.Errorf("start pause: pidfd: %w", err)
+		}
+		pidfd = fd
+	}
+	s.pausePidfd = os.NewFile(uintptr(pidfd), "pause-pidfd")
+	if err := s.placeInCgroup(pauseLeaf, s.pausePID); err != nil {
+		return err
+	}
+	s.explainCgroup("pause", pauseLeaf, s.pausePID)
+	if id, err := state.Identify(s.pausePID); err == nil {
+		s.record.Pause = id
+	}
+	s.opts.Explain(fmt.Sprintf("pause: %s: pid %d", how, s.pausePID))
+	return nil
+}
+
+// awaitPause waits until the pause exists (spawn mode: until the first
+// container's join created it).
+func (s *sandbox) awaitPause() error {
+	<-s.pauseStarted
+	return s.pauseStartErr
+}
+
+// awaitMapsByJoin reads the "maps" line a spawning join writes once it has
+// written the pause's id maps.
+func (s *sandbox) awaitMapsByJoin() error {
+	line, err := s.pauseReport.(*bufio.Reader).ReadString('\n')
+	switch line = strings.TrimSuffix(line, "\n"); {
+	case line == "maps":
+		return nil
+	case strings.HasPrefix(line, "error "):
+		return fmt.Errorf("%w: %s", nsenter.ErrSetup, strings.TrimPrefix(line, "error "))
+	case err != nil:
+		return fmt.Errorf("%w: the first container's join exited before it wrote the id maps", nsenter.ErrSetup)
+	default:
+		return fmt.Errorf("%w: unexpected report %q", nsenter.ErrSetup, line)
+	}
+}
+
+// readPausePID reads the line a spawning join writes on the pause's sync
+// pipe: "pid N", or "clone-errno N" when the kernel refused the pause's
+// namespaces.
+func readPausePID(r *bufio.Reader) (int, error) {
+	line, err := r.ReadString('\n')
+	line = strings.TrimSuffix(line, "\n")
+	switch {
+	case strings.HasPrefix(line, "pid "):
+		pid, perr := strconv.Atoi(strings.TrimPrefix(line, "pid "))
+		if perr != nil || pid <= 0 {
+			return 0, fmt.Errorf("%w: bad pid report %q", nsenter.ErrSetup, line)
+		}
+		return pid, nil
+	case strings.HasPrefix(line, "clone-errno "):
+		n, _ := strconv.Atoi(strings.TrimPrefix(line, "clone-errno "))
+		errno := syscall.Errno(n)
+		return 0, fmt.Errorf("%w: clone the pause: %w%s", nsenter.ErrSetup, errno, usernsHint(errno))
+	case strings.HasPrefix(line, "error "):
+		return 0, fmt.Errorf("%w: %s", nsenter.ErrSetup, strings.TrimPrefix(line, "error "))
+	case err != nil:
+		return 0, fmt.Errorf("%w: the first container's join exited before it created the pause", nsenter.ErrSetup)
+	default:
+		return 0, fmt.Errorf("%w: unexpected report %q", nsenter.ErrSetup, line)
+	}
+}
+
+// waitChild reaps pid, a child the supervisor did not start through
+// os/exec (CLONE_PARENT), and describes how it ended.
+func waitChild(pid int) error {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait: %w", err)
+		}
+	}
+	if ws.Signaled() {
+		return fmt.Errorf("was killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
+	}
+	return fmt.Errorf("exited with status %d", ws.ExitStatus())
+}
