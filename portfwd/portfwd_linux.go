@@ -5,7 +5,8 @@
 // that joined the pod's user and network namespaces (nsenter role netns).
 // The helper passes each dialled socket back over a unix socket
 // (SCM_RIGHTS); the supervisor then copies between the two sockets, which for
-// TCP is splice(2) (io.Copy between *net.TCPConn). The dialler connects to
+// TCP is splice(2) (io.Copy between *net.TCPConn), with a small send buffer
+// on each socket whose peer is on this host (LocalSendBuffer). The dialler connects to
 // the pod's own address on a bridge (then, for TCP, its loopback) and to its
 // loopback otherwise.
 package portfwd
@@ -363,9 +364,42 @@ func (f *Forwarder) serveTCP(l *net.TCPListener, p pod.HostPort) {
 				return
 			}
 			defer f.untrack(podConn)
+			podConn.SetWriteBuffer(LocalSendBuffer) // the pod is on this host
+			if localPeer(c) {
+				c.SetWriteBuffer(LocalSendBuffer)
+			}
 			splice(c, podConn)
 		}()
 	}
+}
+
+// LocalSendBuffer is SO_SNDBUF (the kernel doubles it) of a relayed socket
+// whose peer is on this host: always the pod's end, and the host's end when
+// the client is local. Autotuning grows a loopback socket's send buffer to
+// tcp_wmem's maximum (4 MiB), and the relay then keeps megabytes in flight
+// that leave the CPU's cache before the receiver copies them: with 128 KiB,
+// bench/portfwd.sh measures 0.75-0.85 of plain loopback instead of 0.69
+// (docs/BENCHMARKS.md, "hostPort throughput"; 64 and 192 KiB were slower).
+// A remote client's end keeps autotuning: its bandwidth-delay product may
+// need the large buffer.
+const LocalSendBuffer = 128 << 10
+
+// localPeer tells whether c's client is on this host: a loopback address,
+// or the address c was accepted on (a local client dialling one of the
+// host's own addresses).
+func localPeer(c *net.TCPConn) bool {
+	r, ok := c.RemoteAddr().(*net.TCPAddr)
+	l, ok2 := c.LocalAddr().(*net.TCPAddr)
+	if !ok || !ok2 {
+		return false
+	}
+	ra, _ := netip.AddrFromSlice(r.IP)
+	la, _ := netip.AddrFromSlice(l.IP)
+	return isLocalPeer(la.Unmap(), ra.Unmap())
+}
+
+func isLocalPeer(local, remote netip.Addr) bool {
+	return remote.IsLoopback() || (remote.IsValid() && remote == local)
 }
 
 // splice copies both ways (io.Copy between two *net.TCPConn is splice(2))

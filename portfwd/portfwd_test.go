@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/podsandbox/sandbox/pod"
 )
 
@@ -152,11 +154,64 @@ func TestTCPForwarding(t *testing.T) {
 		if got != "echo hi "+strconv.Itoa(i)+"\n" {
 			t.Errorf("got %q", got)
 		}
+		if i == 0 {
+			checkSendBuffers(t, f)
+		}
 		c.Close()
 	}
 	f.Close()
 	if _, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(hp)); err == nil {
 		t.Error("listener still open after Close")
+	}
+}
+
+// checkSendBuffers: both relayed sockets of a loopback client, the pod's end
+// and the host's, have SO_SNDBUF LocalSendBuffer (doubled by the kernel).
+func checkSendBuffers(t *testing.T, f *Forwarder) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for c := range f.conns {
+		tc, ok := c.(*net.TCPConn)
+		if !ok {
+			continue
+		}
+		n++
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var size int
+		rc.Control(func(fd uintptr) { size, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF) })
+		if err != nil || size != 2*LocalSendBuffer {
+			t.Errorf("%s -> %s: SO_SNDBUF %d (%v), want %d", tc.LocalAddr(), tc.RemoteAddr(), size, err, 2*LocalSendBuffer)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d relayed TCP sockets, want 2", n)
+	}
+}
+
+// Only a client on this host gets the small send buffer: a remote one's
+// bandwidth-delay product may need autotuning.
+func TestIsLocalPeer(t *testing.T) {
+	a := netip.MustParseAddr
+	for _, c := range []struct {
+		local, remote netip.Addr
+		want          bool
+	}{
+		{a("127.0.0.1"), a("127.0.0.1"), true},
+		{a("0.0.0.0"), a("127.0.0.5"), true},
+		{a("::1"), a("::1"), true},
+		{a("192.0.2.7"), a("192.0.2.7"), true}, // a local client dialling the host's own address
+		{a("192.0.2.7"), a("192.0.2.8"), false},
+		{a("2001:db8::1"), a("2001:db8::2"), false},
+		{a("192.0.2.7"), netip.Addr{}, false},
+	} {
+		if got := isLocalPeer(c.local, c.remote); got != c.want {
+			t.Errorf("isLocalPeer(%s, %s) = %v, want %v", c.local, c.remote, got, c.want)
+		}
 	}
 }
 
