@@ -19,9 +19,12 @@ import (
 //	byte 0    'C' (CModeC): records follow, the C init runs them;
 //	          'G' (CModeGo): a JSON Config follows, for the Go init (the
 //	          C init returns and the Go runtime reads the rest of the pipe).
-//	records   until EOF: tag (1 byte), length (uint32, native byte order),
+//	records   until 'Z': tag (1 byte), length (uint32, native byte order),
 //	          payload. 'V' (version, uint32) comes first; repeated tags
-//	          append in order.
+//	          append in order; 'Z' (empty) ends them.
+//	EOF       the supervisor closes the pipe once the pod is ready (its
+//	          pause non-dumpable, its network attached): the C init builds
+//	          the container's filesystem before, and execs only after.
 //
 //	'V' uint32 version        'n' name             'a' argv element
 //	'e' env element           'w' working dir      'R' become root
@@ -38,7 +41,7 @@ import (
 //	'F' seccomp: the BPF program (struct sock_filter array) of
 //	    SeccompProgram, built by the supervisor
 const (
-	CFormatVersion = 1
+	CFormatVersion = 2
 	CModeC         = 'C'
 	CModeGo        = 'G'
 )
@@ -170,5 +173,6 @@ func EncodeC(cfg *Config, seccomp []byte) ([]byte, error) {
 			rec('F', seccomp)
 		}
 	}
+	rec('Z', nil)
 	return out, nil
 }

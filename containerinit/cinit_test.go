@@ -66,7 +66,7 @@ func TestEncodeC(t *testing.T) {
 		tags = append(tags, r.tag)
 	}
 	caps := slices.Repeat([]byte{'c'}, len(pod.CapabilityNames))
-	want := slices.Concat([]byte("VnaaaeewRHLromb bkpS"), caps, []byte("gF"))
+	want := slices.Concat([]byte("VnaaaeewRHLromb bkpS"), caps, []byte("gFZ"))
 	want = slices.DeleteFunc(want, func(b byte) bool { return b == ' ' })
 	if string(tags) != string(want) {
 		t.Fatalf("tags %q, want %q", tags, want)
@@ -117,8 +117,8 @@ func TestEncodeC(t *testing.T) {
 	for _, r := range decodeC(t, data) {
 		tags = append(tags, r.tag)
 	}
-	if string(tags) != "Vnas" {
-		t.Errorf("minimal config: tags %q, want Vnas", tags)
+	if string(tags) != "VnasZ" {
+		t.Errorf("minimal config: tags %q, want VnasZ", tags)
 	}
 }
 

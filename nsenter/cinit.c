@@ -17,11 +17,16 @@
  *              'G': a JSON Config follows for the Go init (a container the
  *              supervisor found, after all, not simple): we return and the
  *              Go runtime starts and reads the rest of the pipe.
- *   records    until EOF, each: tag (1 byte), length (uint32, native
+ *   records    until 'Z', each: tag (1 byte), length (uint32, native
  *              byte order: both ends run on this machine), payload. The
  *              first record is 'V' with a uint32 version (cinit_version);
  *              an unknown version or tag is a start failure (125), never
- *              guessed at. Repeated tags append in order.
+ *              guessed at. Repeated tags append in order. 'Z' (empty) ends
+ *              the config.
+ *   EOF        the pod is ready (the supervisor closes the pipe once the
+ *              pause is non-dumpable and the network attached): the
+ *              filesystem is built while the pause finishes starting, and
+ *              the workload is exec'd only after EOF (see await_pod_ready).
  *
  *     'V' u32 version          'n' container name
  *     'a' argv element         'e' env element (KEY=VALUE)
@@ -71,7 +76,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/seccomp.h>
 
-enum { cinit_version = 1 };
+enum { cinit_version = 2 };
 
 /* The new mount API's constants, spelled out: glibc's <sys/mount.h> and
  * <linux/mount.h> cannot both be included with glibc 2.36. */
@@ -417,6 +422,8 @@ static void decode(char *buf, size_t len)
 			cfg.filter = malloc(n);
 			memcpy(cfg.filter, p, n);
 			break;
+		case 'Z':
+			break; /* the end: read_config stopped after it */
 		default:
 			setmsg("decode container config: unknown record '%c' (C init format version %d)", tag, cinit_version);
 			fail_setup();
@@ -431,40 +438,85 @@ static void decode(char *buf, size_t len)
 }
 
 /* read_config reads the config pipe to EOF (at most 64 MiB, as the Go init). */
-static void read_config(int fd, char **out, size_t *outlen)
+/* read_full reads exactly len bytes, or fails the start. */
+static void read_full(int fd, char *buf, size_t len)
 {
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
+	while (len > 0) {
+		ssize_t n = read(fd, buf, len);
 
-	for (;;) {
-		ssize_t n;
-
-		if (buf == NULL) {
-			setmsg("read container config: out of memory");
-			fail_setup();
-		}
-		if (len == cap) {
-			if (cap >= (64u << 20)) {
-				setmsg("read container config: larger than 64 MiB");
-				fail_setup();
-			}
-			cap *= 2;
-			buf = realloc(buf, cap);
-			continue;
-		}
-		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			setmsg("read container config: read config: %s", errstr(errno));
 			fail_setup();
 		}
-		if (n == 0)
+		if (n == 0) {
+			setmsg("read container config: the config ended before its 'Z' record");
+			fail_setup();
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* read_config reads the records up to and including 'Z' (the pipe stays
+ * open until the pod is ready: await_pod_ready). */
+static void read_config(int fd, char **out, size_t *outlen)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+
+	for (;;) {
+		uint32_t n;
+
+		if (buf == NULL) {
+			setmsg("read container config: out of memory");
+			fail_setup();
+		}
+		if (cap - len < 5) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			continue;
+		}
+		read_full(fd, buf + len, 5);
+		n = get32(buf + len + 1);
+		if (n > (64u << 20) || len + 5 + n > (64u << 20)) {
+			setmsg("read container config: larger than 64 MiB");
+			fail_setup();
+		}
+		while (cap - len - 5 < n) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (buf == NULL) {
+				setmsg("read container config: out of memory");
+				fail_setup();
+			}
+		}
+		read_full(fd, buf + len + 5, n);
+		len += 5 + n;
+		if (buf[len - 5 - n] == 'Z')
 			break;
-		len += (size_t)n;
 	}
 	*out = buf;
 	*outlen = len;
+}
+
+/* await_pod_ready blocks until the supervisor closes the config pipe: the
+ * pod is ready, its pause non-dumpable and its network attached, and the
+ * workload may run. Anything more on the pipe is a protocol error. */
+static void await_pod_ready(int fd)
+{
+	char c;
+	ssize_t n;
+
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 0) {
+		setmsg("container config: %s while waiting for the pod to be ready", n < 0 ? errstr(errno) : "unexpected data");
+		fail_setup();
+	}
+	close(fd);
 }
 
 /* ---- paths ------------------------------------------------------------ */
@@ -1804,7 +1856,6 @@ void sandbox_cinit(void)
 	}
 	explain_fd = env_fd("_SANDBOX_EXPLAIN_FD");
 	read_config(cfg_fd, &buf, &len);
-	close(cfg_fd);
 	decode(buf, len);
 
 	if (cfg.become_root) {
@@ -1846,6 +1897,7 @@ void sandbox_cinit(void)
 	path = look_path(cfg.argv.v[0]);
 	if (cfg.security)
 		apply_security();
+	await_pod_ready(cfg_fd);
 	/* Only 0, 1 and 2 reach the workload (CVE-2024-21626). */
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 		setmsg("mark descriptors close-on-exec: %s", errstr(errno));

@@ -145,7 +145,7 @@ stat -c '%n %t:%T' /proc/keys; touch /usr/x 2>/dev/null || echo host-root-ro; ls
 
 // Failures are the Go init's: Failure JSON, 125/126/127 and its messages.
 func TestCInitFailures(t *testing.T) {
-	bad := []byte{containerinit.CModeC, 'V', 4, 0, 0, 0, 9, 0, 0, 0}
+	bad := []byte{containerinit.CModeC, 'V', 4, 0, 0, 0, 9, 0, 0, 0, 'Z', 0, 0, 0, 0}
 	for _, tc := range []struct {
 		name   string
 		config []byte
@@ -154,7 +154,8 @@ func TestCInitFailures(t *testing.T) {
 	}{
 		{"not found", encodeC(t, hostRootConfig(t, "no-such-program")), 127, `exec \"no-such-program\": executable file not found in $PATH`},
 		{"directory", encodeC(t, hostRootConfig(t, "/etc")), 126, `exec \"/etc\": is a directory`},
-		{"version", bad, 125, "C init format version 9, this binary reads 1"},
+		{"version", bad, 125, fmt.Sprintf("C init format version 9, this binary reads %d", containerinit.CFormatVersion)},
+		{"truncated", bad[:10], 125, "the config ended before its 'Z' record"},
 		{"mode", []byte("{}"), 125, "want 'C' or 'G' first"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,8 +34,13 @@ func TestEncodeConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(data[len(data)-len(prog):]) != string(prog) {
-		t.Error("C init: the config does not end with the seccomp program")
+	// The seccomp program is the last record before the empty 'Z' that ends the config.
+	end := []byte{'Z', 0, 0, 0, 0}
+	if string(data[len(data)-len(end):]) != string(end) {
+		t.Error("C init: the config does not end with a 'Z' record")
+	}
+	if body := data[:len(data)-len(end)]; string(body[len(body)-len(prog):]) != string(prog) {
+		t.Error("C init: the seccomp program is not the last record")
 	}
 
 	data, kind, err = encodeConfig(sub, true)

@@ -255,7 +255,7 @@ func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 	}
 	s := &sandbox{pod: p, plan: pl, opts: o, state: st, term: &terminal{w: o.Stdout}, termErr: &terminal{w: o.Stderr},
 		running: map[string]*os.Process{}, stopping: make(chan struct{}), podReady: make(chan struct{}), pauseReady: make(chan struct{}),
-		pauseStarted: make(chan struct{}),
+		pauseStarted: make(chan struct{}), idsReady: make(chan struct{}),
 		planWarnings: planWarnings}
 	fwdCtx, stopForwarding := context.WithCancel(context.Background())
 	go s.forwardSignals(fwdCtx)
@@ -334,6 +334,9 @@ type sandbox struct {
 	// before (its exec and Go runtime start overlap the id mapping), but
 	// gets its config only after.
 	pauseReady chan struct{}
+	// idsReady is closed once the pod's id maps are written (or it has
+	// no user namespace): a C init may get its config then.
+	idsReady chan struct{}
 
 	mu      sync.Mutex
 	running map[string]*os.Process
@@ -634,6 +637,7 @@ func (s *sandbox) startPause() error {
 // process outside it can, after clone) and waits for the pause's report.
 func (s *sandbox) finishPause() error {
 	if s.pauseSync == nil {
+		close(s.idsReady)
 		return nil // nested in the network holder: ready already
 	}
 	defer s.closePausePipes()
@@ -652,6 +656,7 @@ func (s *sandbox) finishPause() error {
 		}
 		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 	}
+	close(s.idsReady)
 	s.pauseWait.Close() // maps written: the pause may make itself non-dumpable
 	if _, err := nsenter.ReadReport(s.pauseReport); err != nil {
 		return fmt.Errorf("start pause: %w", err)
@@ -923,8 +928,15 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		nsenter.KillChild(rep.PID)
 		return nil, err
 	}
+	// The Go init gets its config once the pod is ready. The C init gets it
+	// as soon as the pod's id maps exist: it builds the filesystem while the
+	// pause finishes starting, and execs only when the pipe closes (below).
+	ready := s.pauseReady
+	if cinit {
+		ready = s.idsReady
+	}
 	select {
-	case <-s.pauseReady:
+	case <-ready:
 	case <-s.stopping:
 		return abort(errors.New("pod is stopping"))
 	}
@@ -948,6 +960,11 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	s.explainCgroup("container "+c.Name, c.Name, rep.PID)
 	if _, err := pipes.ConfigW.Write(cfg); err != nil {
 		return abort(fmt.Errorf("send container config: %w", err))
+	}
+	select { // EOF lets the C init exec the workload
+	case <-s.pauseReady:
+	case <-s.stopping:
+		return abort(errors.New("pod is stopping"))
 	}
 	pipes.ConfigW.Close()
 	proc, err := os.FindProcess(rep.PID)
