@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/podsandbox/sandbox/pod"
 )
@@ -40,8 +41,13 @@ import (
 //	'g' supplementary groups, uint32 each
 //	'F' seccomp: the BPF program (struct sock_filter array) of
 //	    SeccompProgram, built by the supervisor
+//	'X' exec into a running container (EncodeCExec): no rootfs, no pivot,
+//	    no hostname; only 'a', 'e', 'w', 'I', 'g' and 'F' come with it
+//	'I' identity (CIdentity): uint32 uid, uint32 gid, uint64 bounding,
+//	    permitted, effective, inheritable and ambient capability masks,
+//	    byte no_new_privs
 const (
-	CFormatVersion = 2
+	CFormatVersion = 3
 	CModeC         = 'C'
 	CModeGo        = 'G'
 )
@@ -90,14 +96,8 @@ func EncodeC(cfg *Config, seccomp []byte) ([]byte, error) {
 	if cfg.Security != nil && cfg.Security.Seccomp && len(seccomp) == 0 {
 		return nil, errors.New("encode C init config: seccomp is set but no program was given")
 	}
-	out := []byte{CModeC}
-	rec := func(tag byte, payload []byte) {
-		out = append(out, tag)
-		out = binary.NativeEndian.AppendUint32(out, uint32(len(payload)))
-		out = append(out, payload...)
-	}
-	str := func(tag byte, s string) { rec(tag, []byte(s)) }
-	rec('V', binary.NativeEndian.AppendUint32(nil, CFormatVersion))
+	var w cRecords
+	rec, str := w.rec, w.str
 	str('n', cfg.Name)
 	for _, a := range cfg.Argv {
 		str('a', a)
@@ -173,6 +173,93 @@ func EncodeC(cfg *Config, seccomp []byte) ([]byte, error) {
 			rec('F', seccomp)
 		}
 	}
-	rec('Z', nil)
-	return out, nil
+	return w.bytes(), nil
 }
+
+// cRecords writes the C format: CModeC, the version record, then the
+// records rec and str add.
+type cRecords struct{ out []byte }
+
+func (w *cRecords) rec(tag byte, payload []byte) {
+	if w.out == nil {
+		w.out = []byte{CModeC, 'V'}
+		w.out = binary.NativeEndian.AppendUint32(w.out, 4)
+		w.out = binary.NativeEndian.AppendUint32(w.out, CFormatVersion)
+	}
+	w.out = append(w.out, tag)
+	w.out = binary.NativeEndian.AppendUint32(w.out, uint32(len(payload)))
+	w.out = append(w.out, payload...)
+}
+
+func (w *cRecords) str(tag byte, s string) { w.rec(tag, []byte(s)) }
+
+// bytes ends the records with 'Z' and returns them.
+func (w *cRecords) bytes() []byte {
+	w.rec('Z', nil)
+	return w.out
+}
+
+// CIdentity is the identity an exec'd command takes (execin.Identity,
+// which this package cannot import): the container process's.
+type CIdentity struct {
+	UID, GID                                             uint32
+	Groups                                               []uint32
+	Bounding, Permitted, Effective, Inheritable, Ambient uint64
+	NoNewPrivs                                           bool
+}
+
+// EncodeCExec encodes a command to run inside a running container for the
+// exec role's C child (cinit.c, sandbox_cexec), starting with CModeC: argv,
+// the whole environment, the working directory ("" is "/"), and the
+// identity (nil: stay the namespace's root with every capability) with
+// seccomp, the BPF program (SeccompProgram), when the container has one.
+func EncodeCExec(argv, env []string, dir string, id *CIdentity, seccomp []byte) ([]byte, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("encode C exec config: no command")
+	}
+	if id == nil && len(seccomp) > 0 {
+		return nil, errors.New("encode C exec config: seccomp without an identity")
+	}
+	// A NUL cannot reach the C child (it refuses the record): the Go child
+	// then fails such a command with its own message.
+	if slices.ContainsFunc(argv, hasNUL) || slices.ContainsFunc(env, hasNUL) || hasNUL(dir) {
+		return nil, errors.New("encode C exec config: NUL in a string")
+	}
+	var w cRecords
+	rec := w.rec
+	rec('X', nil)
+	for _, a := range argv {
+		w.str('a', a)
+	}
+	for _, e := range env {
+		w.str('e', e)
+	}
+	if dir != "" {
+		w.str('w', dir)
+	}
+	if id != nil {
+		p := binary.NativeEndian.AppendUint32(nil, id.UID)
+		p = binary.NativeEndian.AppendUint32(p, id.GID)
+		for _, m := range []uint64{id.Bounding, id.Permitted, id.Effective, id.Inheritable, id.Ambient} {
+			p = binary.NativeEndian.AppendUint64(p, m)
+		}
+		nnp := byte(0)
+		if id.NoNewPrivs {
+			nnp = 1
+		}
+		rec('I', append(p, nnp))
+		if len(id.Groups) > 0 {
+			var g []byte
+			for _, gid := range id.Groups {
+				g = binary.NativeEndian.AppendUint32(g, gid)
+			}
+			rec('g', g)
+		}
+		if len(seccomp) > 0 {
+			rec('F', seccomp)
+		}
+	}
+	return w.bytes(), nil
+}
+
+func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }

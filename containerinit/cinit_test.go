@@ -172,3 +172,50 @@ func TestSeccompProgramBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeCExec(t *testing.T) {
+	id := &CIdentity{UID: 1000, GID: 1001, Groups: []uint32{5, 6}, Bounding: 0xff, Permitted: 0x0f, Effective: 0x07, Inheritable: 0x03, Ambient: 0x01, NoNewPrivs: true}
+	data, err := EncodeCExec([]string{"sh", "-c", "true"}, []string{"PATH=/bin"}, "/tmp", id, make([]byte, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := decodeC(t, data)
+	var tags []byte
+	for _, r := range recs {
+		tags = append(tags, r.tag)
+	}
+	if string(tags) != "VXaaaewIgFZ" {
+		t.Fatalf("tags %q", tags)
+	}
+	if binary.NativeEndian.Uint32([]byte(recs[0].payload)) != CFormatVersion {
+		t.Fatalf("version %q", recs[0].payload)
+	}
+	p := []byte(recs[7].payload)
+	if len(p) != 49 || binary.NativeEndian.Uint32(p) != 1000 || binary.NativeEndian.Uint32(p[4:]) != 1001 ||
+		binary.NativeEndian.Uint64(p[8:]) != 0xff || binary.NativeEndian.Uint64(p[16:]) != 0x0f ||
+		binary.NativeEndian.Uint64(p[24:]) != 0x07 || binary.NativeEndian.Uint64(p[32:]) != 0x03 ||
+		binary.NativeEndian.Uint64(p[40:]) != 0x01 || p[48] != 1 {
+		t.Fatalf("identity record %x", p)
+	}
+	// No identity: the namespace's root; no seccomp without one.
+	data, err = EncodeCExec([]string{"true"}, nil, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags = tags[:0]
+	for _, r := range decodeC(t, data) {
+		tags = append(tags, r.tag)
+	}
+	if string(tags) != "VXaZ" {
+		t.Fatalf("tags %q", tags)
+	}
+	if _, err := EncodeCExec([]string{"true"}, nil, "", nil, []byte{1}); err == nil {
+		t.Fatal("seccomp without an identity: no error")
+	}
+	if _, err := EncodeCExec([]string{"a\x00b"}, nil, "", nil, nil); err == nil {
+		t.Fatal("NUL in argv: no error")
+	}
+	if _, err := EncodeCExec(nil, nil, "", nil, nil); err == nil {
+		t.Fatal("no command: no error")
+	}
+}

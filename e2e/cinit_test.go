@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // A simple container's init runs in C (nsenter/cinit.c: no Go runtime in
@@ -44,18 +45,68 @@ stat -c '%n %t:%T' /proc/keys; touch /proc/sys/kernel/x 2>/dev/null || echo proc
 		c.expectStderr(r, "container init in C (nsenter/cinit.c)")
 
 		// Start failures keep their codes and messages.
-		for _, tc := range []struct {
-			cmd  []string
-			code int
-			want string
-		}{
-			{[]string{"no-such-program"}, 127, `exec "no-such-program": executable file not found in $PATH`},
-			{[]string{"/no/such/program"}, 127, `exec "/no/such/program": no such file or directory`},
-			{[]string{"/etc"}, 126, `exec "/etc": is a directory`},
-		} {
+		for _, tc := range startFailures {
 			r = c.startArgs(append([]string{"run", "--"}, tc.cmd...), runOpts{}).wait()
 			c.expectCode(r, tc.code)
 			c.expectStderr(r, tc.want)
+		}
+	})
+}
+
+// startFailures are commands that cannot start, with their exit codes and
+// messages: the same from the C and the Go code, for a container and an
+// exec.
+var startFailures = []struct {
+	cmd  []string
+	code int
+	want string
+}{
+	{[]string{"no-such-program"}, 127, `exec "no-such-program": executable file not found in $PATH`},
+	{[]string{"/no/such/program"}, 127, `exec "/no/such/program": no such file or directory`},
+	{[]string{"/etc"}, 126, `exec "/etc": is a directory`},
+	{[]string{"/etc/passwd"}, 126, `exec "/etc/passwd": permission denied`},
+}
+
+// `sandbox exec` without a terminal runs the command from C (the exec
+// role's child, nsenter/cinit.c: no Go runtime in the container), with the
+// container process's identity, seccomp, environment and working dir, and
+// the same start failures; with -t it goes through Go (package execin),
+// which allocates the terminal. --explain says which ran: the C line is
+// written by the C child itself.
+func TestExecCOrGo(t *testing.T) {
+	forModes(t, "cexec", func(t *testing.T, c *tcase) {
+		main := sleeper("main")
+		main.WorkingDir = "/tmp"
+		c.runDetached(c.write(c.newPod(main)))
+		r := c.sb("exec", "--explain", c.pod, "--", "sh", "-c",
+			`grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t ' ' '; pwd; ls /proc/self/fd | tr '\n' ' '; echo; [ "$(cat /proc/self/stat | cut -d' ' -f6)" = $$ ] && echo own-session`)
+		c.expectCode(r, 0)
+		c.expectStdout(r, "NoNewPrivs: 1", "Seccomp: 2", "/tmp", "0 1 2 3 \n", "own-session")
+		c.expectStderr(r, "] exec in C (nsenter/cinit.c): no Go runtime starts in the container",
+			`] execve("`, `sh", ["sh" "-c" `)
+		if strings.Contains(r.stderr, "exec in Go") {
+			t.Errorf("--explain: the Go exec ran\n%s", r)
+		}
+		// Without --explain, nothing but the command's output.
+		r = c.sb("exec", c.pod, "--", "echo", "quiet")
+		c.expectCode(r, 0)
+		if r.stderr != "" {
+			t.Errorf("exec without --explain wrote to stderr\n%s", r)
+		}
+		for _, tc := range startFailures {
+			r = c.sb(append([]string{"exec", "--explain", c.pod, "--"}, tc.cmd...)...)
+			c.expectCode(r, tc.code)
+			c.expectStderr(r, tc.want, "exec in C (nsenter/cinit.c)")
+		}
+
+		// -t: the Go exec, which allocates the terminal.
+		p, _, term := c.onPty(t, 24, 80, nil, "exec", "-t", "--explain", c.pod, "--", "/bin/sh", "-c", "tty; echo tty-done")
+		term.expect(t, "exec in Go (package execin)", 15*time.Second)
+		term.expect(t, "/dev/pts/0", 15*time.Second)
+		term.expect(t, "tty-done", 15*time.Second)
+		c.expectCode(p.wait(), 0)
+		if strings.Contains(term.String(), "exec in C") {
+			t.Errorf("exec -t: the C exec ran\n%s", term.String())
 		}
 	})
 }

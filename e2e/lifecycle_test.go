@@ -296,21 +296,7 @@ func TestDetachedPodLifecycle(t *testing.T) {
 func TestExecTTY(t *testing.T) {
 	forModes(t, "l2", func(t *testing.T, c *tcase) {
 		c.runDetached(c.write(c.newPod(sleeper("main"))))
-		master, slave := openPty(t)
-		defer master.Close()
-		setSize(t, master, 40, 100)
-		if c.m.drop {
-			if err := os.Chown(slave.Name(), int(c.m.uid), -1); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cmd := c.sandboxCmd(nil, []string{"TERM=dumb"}, "exec", "-it", c.pod, "--", "/bin/sh")
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
-		p := c.launch(cmd, 40*time.Second)
-		slave.Close()
-		term := &ptyReader{f: master}
-		go term.loop()
+		p, master, term := c.onPty(t, 40, 100, []string{"TERM=dumb"}, "exec", "-it", c.pod, "--", "/bin/sh")
 
 		send := func(s string) {
 			if _, err := master.Write([]byte(s)); err != nil {
@@ -338,6 +324,29 @@ func TestExecTTY(t *testing.T) {
 		r := p.wait()
 		c.expectCode(r, 3)
 	})
+}
+
+// onPty runs sandbox with args on a new pseudo-terminal of rows x cols
+// (its controlling terminal and stdio), as the mode's user; term shows
+// what the terminal does, master is closed at the test's end.
+func (c *tcase) onPty(t *testing.T, rows, cols uint16, env []string, args ...string) (p *proc, master *os.File, term *ptyReader) {
+	t.Helper()
+	master, slave := openPty(t)
+	t.Cleanup(func() { master.Close() })
+	setSize(t, master, rows, cols)
+	if c.m.drop {
+		if err := os.Chown(slave.Name(), int(c.m.uid), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := c.sandboxCmd(nil, env, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
+	p = c.launch(cmd, 40*time.Second)
+	slave.Close()
+	term = &ptyReader{f: master}
+	go term.loop()
+	return p, master, term
 }
 
 // openPty opens a pseudo-terminal pair with /dev/ptmx.

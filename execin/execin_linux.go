@@ -6,7 +6,12 @@
 // container: it allocates a pseudo-terminal there when asked (so the pty
 // belongs to the container's devpts, as with runc's console socket), takes
 // the container process's identity (uids, groups, capabilities,
-// no_new_privs), and execs the command.
+// no_new_privs), and execs the command. A command without a terminal does
+// not start the Go runtime inside the container: the exec role's child runs
+// it from C (nsenter/cinit.c, sandbox_cexec, the C container init's code)
+// with the same steps, messages and exit codes, fed by
+// containerinit.EncodeCExec's records; ChildMain runs only for a terminal,
+// or when the records could not be encoded ('G').
 //
 // The package never imports the supervisor: it is given a PID whose
 // identity the caller has verified (its own child, or a recorded PID whose
@@ -14,6 +19,7 @@
 package execin
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +40,15 @@ const (
 	EnvConfigFD  = "_SANDBOX_EXEC_CONFIG_FD"
 	EnvErrorFD   = "_SANDBOX_EXEC_ERROR_FD"
 	EnvConsoleFD = "_SANDBOX_EXEC_CONSOLE_FD"
+	// EnvExplainFD is where the C child (nsenter/cinit.c, sandbox_cexec)
+	// writes --explain lines.
+	EnvExplainFD = "_SANDBOX_EXEC_EXPLAIN_FD"
+)
+
+// Narrated through Spec.Explain, and matched by the e2e tests.
+const (
+	ExplainC  = "exec in C (nsenter/cinit.c): no Go runtime starts in the container"
+	ExplainGo = "exec in Go (package execin)"
 )
 
 // Exit codes of a command that could not be started (podman's convention,
@@ -63,6 +78,9 @@ type Spec struct {
 	// Identity is what the command runs as; nil keeps the namespace's root
 	// with every capability.
 	Identity *Identity `json:"identity,omitempty"`
+	// Explain, when set, gets --explain lines: which code runs the command
+	// (ExplainC or ExplainGo), and the C child's own steps.
+	Explain func(string) `json:"-"`
 }
 
 // Stdio are the command's standard streams when it has no terminal; nil
@@ -138,6 +156,25 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 		EnvConfigFD + "=5",
 		EnvErrorFD + "=6",
 	}
+	// A command without a terminal runs from C in the exec role's child
+	// (nsenter/cinit.c, sandbox_cexec): no Go runtime starts inside the
+	// container. The config is encoded while the helper starts; should
+	// that fail, the C child gets 'G' and returns to the Go code.
+	cexec := !spec.TTY
+	var explainR, explainW *os.File
+	if cexec {
+		env = append(env, nsenter.EnvCInit+"=1")
+		if spec.Explain != nil {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, fmt.Errorf("exec: explain pipe: %w", err)
+			}
+			explainR, explainW = r, w
+			closers = append(closers, r, w)
+			env = append(env, EnvExplainFD+"="+strconv.Itoa(3+len(extra)))
+			extra = append(extra, w)
+		}
+	}
 	var consoleHost *os.File
 	if spec.TTY {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -173,6 +210,10 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 		return nil, fmt.Errorf("exec: start helper: %w", err)
 	}
 	pipes.Started()
+	if explainW != nil {
+		explainW.Close() // the child's copy closes on exec: EOF
+	}
+	cfg, cerr := encodeConfig(&spec, cexec)
 	rep, err := pipes.Await(cmd)
 	if err != nil {
 		if pidGone(pidfd) {
@@ -188,9 +229,11 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 	if err != nil {
 		return abort(fmt.Errorf("exec'd process %d: %w", rep.PID, err))
 	}
-	cfg, err := json.Marshal(&spec)
-	if err != nil {
-		return abort(fmt.Errorf("encode exec config: %w", err))
+	if cerr != nil {
+		return abort(cerr)
+	}
+	if spec.Explain != nil && (!cexec || cfg[0] == containerinit.CModeGo) {
+		spec.Explain(ExplainGo)
 	}
 	if _, err := pipes.ConfigW.Write(cfg); err != nil {
 		return abort(fmt.Errorf("send exec config: %w", err))
@@ -211,7 +254,15 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 		}
 		p.Console = master
 	}
-	if ferr := readFailure(pipes.ErrR); ferr != nil {
+	ferr := readFailure(pipes.ErrR)
+	if explainR != nil {
+		// Closed on exec, like the error pipe.
+		sc := bufio.NewScanner(io.LimitReader(explainR, 1<<20))
+		for sc.Scan() {
+			spec.Explain(sc.Text())
+		}
+	}
+	if ferr != nil {
 		if p.Console != nil {
 			p.Console.Close()
 		}
@@ -219,6 +270,47 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 		return nil, ferr
 	}
 	return p, nil
+}
+
+// encodeConfig is what the child reads on its config pipe: for the C
+// child (cexec), the C records (containerinit.EncodeCExec) or, should
+// they fail, 'G' and the JSON Spec for the Go code; otherwise the JSON.
+func encodeConfig(spec *Spec, cexec bool) ([]byte, error) {
+	if cexec {
+		if data, err := encodeC(spec); err == nil {
+			return data, nil
+		}
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode exec config: %w", err)
+	}
+	if cexec {
+		data = append([]byte{containerinit.CModeGo}, data...)
+	}
+	return data, nil
+}
+
+// encodeC encodes spec for the C child, with the seccomp program the Go
+// child would load (the default profile for the bounding set's
+// capabilities).
+func encodeC(spec *Spec) ([]byte, error) {
+	var cid *containerinit.CIdentity
+	var prog []byte
+	if id := spec.Identity; id != nil {
+		cid = &containerinit.CIdentity{
+			UID: id.UID, GID: id.GID, Groups: id.Groups,
+			Bounding: id.Bounding, Permitted: id.Permitted, Effective: id.Effective,
+			Inheritable: id.Inheritable, Ambient: id.Ambient, NoNewPrivs: id.NoNewPrivs,
+		}
+		if id.Seccomp {
+			var err error
+			if prog, err = containerinit.SeccompProgram(capabilityNames(id.Bounding)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return containerinit.EncodeCExec(spec.Argv, spec.Env, spec.Dir, cid, prog)
 }
 
 // consoleChildClose closes our copy of the child's console socket end, so

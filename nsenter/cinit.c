@@ -44,6 +44,13 @@
  *     'g' supplementary groups: u32 each
  *     'F' seccomp: the assembled BPF program (struct sock_filter array),
  *         built by the supervisor with the Go init's own policy
+ *     'X' exec into a running container (no payload): `sandbox exec` and
+ *         exec hooks (package execin), see sandbox_cexec below. Only 'a',
+ *         'e', 'w', 'I', 'g' and 'F' may come with it: no rootfs, no
+ *         pivot, no hostname, no become-root (the exec role did it).
+ *     'I' identity of the container process (execin.Identity): u32 uid,
+ *         u32 gid, u64 bounding, permitted, effective, inheritable and
+ *         ambient capability masks, u8 no_new_privs
  *
  * Everything below follows the Go code it mirrors; the comments there say
  * why each step is as it is (package rootfs, package containerinit). Failures
@@ -76,7 +83,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/seccomp.h>
 
-enum { cinit_version = 2 };
+enum { cinit_version = 3 };
 
 /* The new mount API's constants, spelled out: glibc's <sys/mount.h> and
  * <linux/mount.h> cannot both be included with glibc 2.36. */
@@ -135,6 +142,9 @@ static struct {
 	int security, nnp, ncapnames;
 	uint32_t uid, gid;
 	uint64_t caps;
+	/* 'X' and 'I': exec into a running container. */
+	int exec, xrec, identity;
+	uint64_t bnd, prm, eff, inh, amb;
 	uint32_t *groups;
 	int ngroups;
 	struct sock_filter *filter;
@@ -142,6 +152,9 @@ static struct {
 } cfg;
 
 static int err_fd = -1, explain_fd = -1;
+
+/* Failures without an error pipe go to stderr under this name. */
+static const char *who = "sandbox init";
 
 /* fail_prefix is put before the message of a failure while it is set: the
  * context the Go init's caller adds ("container NAME: set up root
@@ -228,7 +241,7 @@ static __attribute__((noreturn)) void die(int code)
 	if (fail_prefix[0] != '\0')
 		wrap("%s", fail_prefix);
 	if (err_fd < 0) {
-		dprintf(2, "sandbox init: %s\n", msg);
+		dprintf(2, "%s: %s\n", who, msg);
 		_exit(code);
 	}
 	p += sprintf(p, "{\"code\":%d,\"message\":\"", code);
@@ -412,6 +425,22 @@ static void decode(char *buf, size_t len)
 			cfg.ngroups = (int)(n / 4);
 			cfg.groups = malloc(n + 4);
 			memcpy(cfg.groups, p, n);
+			break;
+		case 'X': cfg.exec = cfg.xrec = 1; break;
+		case 'I':
+			if (n != 49) {
+				setmsg("decode container config: malformed identity record");
+				fail_setup();
+			}
+			cfg.identity = 1;
+			cfg.uid = get32(p);
+			cfg.gid = get32(p + 4);
+			memcpy(&cfg.bnd, p + 8, 8);
+			memcpy(&cfg.prm, p + 16, 8);
+			memcpy(&cfg.eff, p + 24, 8);
+			memcpy(&cfg.inh, p + 32, 8);
+			memcpy(&cfg.amb, p + 40, 8);
+			cfg.nnp = p[48] != 0;
 			break;
 		case 'F':
 			if (n == 0 || n % sizeof(struct sock_filter) != 0 || n / sizeof(struct sock_filter) > 0xffff) {
@@ -1728,71 +1757,134 @@ static void groups_string(char *out, size_t size)
 		snprintf(out + at, size - at, "]");
 }
 
-/* apply_security is containerinit.applySecurity, in the same order. */
-static void apply_security(void)
+/*
+ * struct creds is what apply_security makes of the process: for a
+ * container ('S') the Go init's security (one mask for the bounding,
+ * permitted, effective and inheritable sets, no ambient ones); for an exec
+ * ('I') the container process's own sets, as execin.applyIdentity. The
+ * steps and their order are the same; the messages are each Go caller's.
+ */
+struct creds {
+	uint32_t uid, gid;
+	uint64_t bnd, prm, eff, inh, amb;
+	int nnp;
+};
+
+/* apply_security is containerinit.applySecurity, in the same order, and
+ * (cfg.exec) execin.applyIdentity, which differs in its messages, keeps
+ * capabilities across the id change for uid 0 too, always tolerates a
+ * denied setgroups, and raises the ambient set. */
+static void apply_security(const struct creds *k)
 {
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
-	uint64_t want = cfg.caps;
+	uint64_t prm = k->prm, eff = k->eff, inh = k->inh;
 	char gs[1024], cn[64];
-	int c;
+	int c, x = cfg.exec;
 
 	for (c = 0; c < 64; c++) {
 		int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
 		if (in < 0)
 			break;
 		if (in == 0) {
-			want &= ~(1ULL << c);
+			if (!x) {
+				prm &= ~(1ULL << c);
+				eff &= ~(1ULL << c);
+				inh &= ~(1ULL << c);
+			}
 			continue;
 		}
-		if (want & (1ULL << c))
+		if (k->bnd & (1ULL << c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
-			setmsg("container %s: capabilities: drop %s from the bounding set: %s", cfg.name, cap_name(c, cn, sizeof(cn)), errstr(errno));
+			if (x)
+				setmsg("exec: drop capability %d from the bounding set: %s", c, errstr(errno));
+			else
+				setmsg("container %s: capabilities: drop %s from the bounding set: %s", cfg.name, cap_name(c, cn, sizeof(cn)), errstr(errno));
 			fail_setup();
 		}
 	}
 	if (cfg.nfilter > 0) {
 		struct sock_fprog prog = {(unsigned short)cfg.nfilter, cfg.filter};
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
-			setmsg("container %s: seccomp: load the filter: %s%s", cfg.name,
-			       errno == ENOSYS ? "not supported by the kernel: " : "", errstr(errno));
+			int e = errno;
+			if (x)
+				setmsg("exec: seccomp: load the filter: %s%s", e == ENOSYS ? "not supported by the kernel: " : "", errstr(e));
+			else
+				setmsg("container %s: seccomp: load the filter: %s%s", cfg.name,
+				       e == ENOSYS ? "not supported by the kernel: " : "", errstr(e));
 			fail_setup();
 		}
 	}
-	if (cfg.uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
-		setmsg("container %s: prctl PR_SET_KEEPCAPS: %s", cfg.name, errstr(errno));
+	if ((x || k->uid != 0) && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+		if (x)
+			setmsg("exec: keep capabilities: %s", errstr(errno));
+		else
+			setmsg("container %s: prctl PR_SET_KEEPCAPS: %s", cfg.name, errstr(errno));
 		fail_setup();
 	}
 	groups_string(gs, sizeof(gs));
-	if (syscall(SYS_setgroups, cfg.ngroups, cfg.groups) < 0 && (cfg.ngroups > 0 || errno != EPERM)) {
-		setmsg("container %s: setgroups %s: %s (supplementalGroups need a user namespace with setgroups allowed: add a range to /etc/subgid)",
-		       cfg.name, gs, errstr(errno));
+	if (syscall(SYS_setgroups, cfg.ngroups, cfg.groups) < 0 && (x ? errno != EPERM : (cfg.ngroups > 0 || errno != EPERM))) {
+		if (x)
+			setmsg("exec: setgroups: %s", errstr(errno));
+		else
+			setmsg("container %s: setgroups %s: %s (supplementalGroups need a user namespace with setgroups allowed: add a range to /etc/subgid)",
+			       cfg.name, gs, errstr(errno));
 		fail_setup();
 	}
-	if (syscall(SYS_setresgid, cfg.gid, cfg.gid, cfg.gid) < 0) {
-		setmsg("container %s: setresgid %u: %s (is gid %u mapped in the pod's user namespace? see /etc/subgid)",
-		       cfg.name, cfg.gid, errstr(errno), cfg.gid);
+	if (syscall(SYS_setresgid, k->gid, k->gid, k->gid) < 0) {
+		if (x)
+			setmsg("exec: setresgid %u: %s", k->gid, errstr(errno));
+		else
+			setmsg("container %s: setresgid %u: %s (is gid %u mapped in the pod's user namespace? see /etc/subgid)",
+			       cfg.name, k->gid, errstr(errno), k->gid);
 		fail_setup();
 	}
-	if (syscall(SYS_setresuid, cfg.uid, cfg.uid, cfg.uid) < 0) {
-		setmsg("container %s: setresuid %u: %s (is uid %u mapped in the pod's user namespace? see /etc/subuid)",
-		       cfg.name, cfg.uid, errstr(errno), cfg.uid);
+	if (syscall(SYS_setresuid, k->uid, k->uid, k->uid) < 0) {
+		if (x)
+			setmsg("exec: setresuid %u: %s", k->uid, errstr(errno));
+		else
+			setmsg("container %s: setresuid %u: %s (is uid %u mapped in the pod's user namespace? see /etc/subuid)",
+			       cfg.name, k->uid, errstr(errno), k->uid);
 		fail_setup();
 	}
 	memset(data, 0, sizeof(data));
-	data[0].effective = data[0].permitted = data[0].inheritable = (uint32_t)want;
-	data[1].effective = data[1].permitted = data[1].inheritable = (uint32_t)(want >> 32);
+	data[0].effective = (uint32_t)eff;
+	data[0].permitted = (uint32_t)prm;
+	data[0].inheritable = (uint32_t)inh;
+	data[1].effective = (uint32_t)(eff >> 32);
+	data[1].permitted = (uint32_t)(prm >> 32);
+	data[1].inheritable = (uint32_t)(inh >> 32);
 	if (syscall(SYS_capset, &hdr, data) < 0) {
-		setmsg("container %s: capset: %s", cfg.name, errstr(errno));
+		if (x)
+			setmsg("exec: set capabilities: %s", errstr(errno));
+		else
+			setmsg("container %s: capset: %s", cfg.name, errstr(errno));
 		fail_setup();
 	}
-	if (cfg.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		setmsg("container %s: prctl PR_SET_NO_NEW_PRIVS: %s", cfg.name, errstr(errno));
+	if (x) {
+		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) {
+			setmsg("exec: keep capabilities: %s", errstr(errno));
+			fail_setup();
+		}
+		for (c = 0; c < 64; c++) {
+			if (!(k->amb & (1ULL << c)))
+				continue;
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
+				setmsg("exec: raise ambient capability %d: %s", c, errstr(errno));
+				fail_setup();
+			}
+		}
+	}
+	if (k->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		if (x)
+			setmsg("exec: set no_new_privs: %s", errstr(errno));
+		else
+			setmsg("container %s: prctl PR_SET_NO_NEW_PRIVS: %s", cfg.name, errstr(errno));
 		fail_setup();
 	}
 	explain("setgroups(%s), setresgid(%u), setresuid(%u); capabilities kept: %d; no_new_privs: %s; seccomp filter: %s",
-		gs, cfg.gid, cfg.uid, cfg.ncapnames, cfg.nnp ? "true" : "false", cfg.nfilter > 0 ? "true" : "false");
+		gs, k->gid, k->uid, x ? __builtin_popcountll(eff) : cfg.ncapnames, k->nnp ? "true" : "false", cfg.nfilter > 0 ? "true" : "false");
 }
 
 /* short_argv is containerinit.shortArgv: quoted, each cut at 32 runes. */
@@ -1820,25 +1912,48 @@ static void short_argv(char *out, size_t size)
 		snprintf(out + at, size - at, "]");
 }
 
-/*
- * sandbox_cinit is called by run_join in the joined child (in the pod's
- * namespaces and a mount namespace of its own) when _SANDBOX_CINIT=1. It
- * returns only when the supervisor sent a Go config after all ('G').
- */
-void sandbox_cinit(void)
+/* exec_workload is the last step of both: only 0, 1 and 2 reach the
+ * workload (CVE-2024-21626), then execve, whose failure is
+ * containerinit.ExecFailure. */
+static __attribute__((noreturn)) void exec_workload(const char *path)
 {
-	int cfg_fd = env_fd("_SANDBOX_CONFIG_FD");
-	char mode = 0, *buf, *path;
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		setmsg("%smark descriptors close-on-exec: %s", cfg.exec ? "exec: " : "", errstr(errno));
+		fail_setup();
+	}
+	if (explain_fd >= 0) {
+		char av[4096];
+		short_argv(av, sizeof(av));
+		explain("execve(%s, %s): descriptors above 2 closed, the %s becomes the %s", quote(path), av,
+			cfg.exec ? "exec helper" : "init", cfg.exec ? "command" : "workload");
+	}
+	execve(path, cfg.argv.v, cfg.env.v != NULL ? cfg.env.v : (char *[]){NULL});
+	{
+		int e = errno;
+		const char *name = quote(cfg.argv.v[0]);
+		setmsg("exec %s: %s", name, errstr(e));
+		if (e == ENOENT)
+			die(127);
+		if (e == EACCES || e == ENOEXEC || e == EPERM || e == EISDIR)
+			die(126);
+		die(125);
+	}
+}
+
+/* read_records reads the mode byte on the config descriptor env names
+ * and, for 'C', the records; it returns 0 for 'G' (the Go code reads the
+ * rest of the pipe), 1 once cfg is decoded. */
+static int config_fd = -1; /* the container init waits for its EOF: await_pod_ready */
+
+static int read_records(const char *env)
+{
+	int cfg_fd = config_fd = env_fd(env);
+	char mode = 0, *buf;
 	size_t len;
 	ssize_t n;
 
-	/* As containerinit.Main: this process runs the sandbox binary inside
-	 * the pod; non-dumpable, its /proc/PID/exe and memory stay out of the
-	 * pod's reach (CVE-2019-5736). execve resets it for the workload. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	err_fd = env_fd("_SANDBOX_ERROR_FD");
 	if (cfg_fd < 0) {
-		setmsg("container init: _SANDBOX_CONFIG_FD not set");
+		setmsg("%s: %s not set", cfg.exec ? "exec" : "container init", env);
 		fail_setup();
 	}
 	do
@@ -1849,14 +1964,92 @@ void sandbox_cinit(void)
 		fail_setup();
 	}
 	if (n == 1 && mode == 'G')
-		return; /* the Go init reads the JSON that follows */
+		return 0;
 	if (n != 1 || mode != 'C') {
 		setmsg("decode container config: want 'C' or 'G' first, got %s", n == 1 ? "another byte" : "end of file");
 		fail_setup();
 	}
-	explain_fd = env_fd("_SANDBOX_EXPLAIN_FD");
 	read_config(cfg_fd, &buf, &len);
 	decode(buf, len);
+	return 1;
+}
+
+/*
+ * sandbox_cexec is called by run_exec in the child it cloned inside a
+ * running container (its namespaces joined, root of its user namespace,
+ * cwd /) when _SANDBOX_CINIT=1: it is execin.ChildMain for a command
+ * without a terminal, in the same order with the same messages: working
+ * directory, a session of its own, the container process's identity
+ * ('I', 'g', 'F'), PATH lookup as that user, exec. The records come on
+ * _SANDBOX_EXEC_CONFIG_FD, failures go to _SANDBOX_EXEC_ERROR_FD, and
+ * --explain lines to _SANDBOX_EXEC_EXPLAIN_FD. It returns only when the
+ * caller sent a Go config after all ('G').
+ */
+void sandbox_cexec(void)
+{
+	const char *dir, *path;
+
+	who = "sandbox exec";
+	cfg.exec = 1; /* messages before the records say "exec" */
+	err_fd = env_fd("_SANDBOX_EXEC_ERROR_FD");
+	if (!read_records("_SANDBOX_EXEC_CONFIG_FD"))
+		return;
+	explain_fd = env_fd("_SANDBOX_EXEC_EXPLAIN_FD");
+	explain("exec in C (nsenter/cinit.c): no Go runtime starts in the container");
+	/* The records must say exec, and nothing that belongs to a
+	 * container's start: this process is already inside one. */
+	if (!cfg.xrec || cfg.become_root || cfg.pod || cfg.hostnet || cfg.root != NULL || cfg.readonly ||
+	    cfg.scratch != NULL || cfg.shm != NULL || cfg.nbinds > 0 || cfg.mask.n > 0 || cfg.ropaths.n > 0 || cfg.security) {
+		setmsg("decode container config: not an exec config");
+		fail_setup();
+	}
+	if (cfg.argv.n == 0) {
+		setmsg("exec: empty command");
+		fail_setup();
+	}
+	dir = cfg.workdir != NULL && cfg.workdir[0] != '\0' ? cfg.workdir : "/";
+	if (chdir(dir) < 0) {
+		setmsg("exec: working directory %s: %s", dir, errstr(errno));
+		fail_setup();
+	}
+	/* A session of its own: terminal signals of the caller's terminal do
+	 * not reach inside; the caller forwards the ones it gets. */
+	if (setsid() < 0) {
+		setmsg("exec: setsid: %s", errstr(errno));
+		fail_setup();
+	}
+	if (cfg.identity) {
+		struct creds k = {cfg.uid, cfg.gid, cfg.bnd, cfg.prm, cfg.eff, cfg.inh, cfg.amb, cfg.nnp};
+		apply_security(&k);
+	} else if (cfg.nfilter > 0 || cfg.ngroups > 0) {
+		setmsg("decode container config: seccomp or groups without an identity");
+		fail_setup();
+	}
+	path = look_path(cfg.argv.v[0]);
+	exec_workload(path);
+}
+
+/*
+ * sandbox_cinit is called by run_join in the joined child (in the pod's
+ * namespaces and a mount namespace of its own) when _SANDBOX_CINIT=1. It
+ * returns only when the supervisor sent a Go config after all ('G').
+ */
+void sandbox_cinit(void)
+{
+	char *path;
+
+	/* As containerinit.Main: this process runs the sandbox binary inside
+	 * the pod; non-dumpable, its /proc/PID/exe and memory stay out of the
+	 * pod's reach (CVE-2019-5736). execve resets it for the workload. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	err_fd = env_fd("_SANDBOX_ERROR_FD");
+	if (!read_records("_SANDBOX_CONFIG_FD"))
+		return; /* the Go init reads the JSON that follows */
+	if (cfg.xrec || cfg.identity) {
+		setmsg("decode container config: an exec config for a container init");
+		fail_setup();
+	}
+	explain_fd = env_fd("_SANDBOX_EXPLAIN_FD");
 
 	if (cfg.become_root) {
 		/* containerinit.becomeRoot */
@@ -1895,28 +2088,10 @@ void sandbox_cinit(void)
 	fail_prefix[0] = '\0';
 	enter_working_dir();
 	path = look_path(cfg.argv.v[0]);
-	if (cfg.security)
-		apply_security();
-	await_pod_ready(cfg_fd);
-	/* Only 0, 1 and 2 reach the workload (CVE-2024-21626). */
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		setmsg("mark descriptors close-on-exec: %s", errstr(errno));
-		fail_setup();
+	if (cfg.security) {
+		struct creds k = {cfg.uid, cfg.gid, cfg.caps, cfg.caps, cfg.caps, cfg.caps, 0, cfg.nnp};
+		apply_security(&k);
 	}
-	if (explain_fd >= 0) {
-		char av[4096];
-		short_argv(av, sizeof(av));
-		explain("execve(%s, %s): descriptors above 2 closed, the init becomes the workload", quote(path), av);
-	}
-	execve(path, cfg.argv.v, cfg.env.v != NULL ? cfg.env.v : (char *[]){NULL});
-	{
-		int e = errno;
-		const char *name = quote(cfg.argv.v[0]);
-		setmsg("exec %s: %s", name, errstr(e));
-		if (e == ENOENT)
-			die(127);
-		if (e == EACCES || e == ENOEXEC || e == EPERM || e == EISDIR)
-			die(126);
-		die(125);
-	}
+	await_pod_ready(config_fd);
+	exec_workload(path);
 }

@@ -22,7 +22,7 @@ import (
 // which starts this test binary's main; it says so instead of running the
 // tests again.
 func TestMain(m *testing.M) {
-	if nsenter.Role() == nsenter.RoleJoin {
+	if r := nsenter.Role(); r == nsenter.RoleJoin || r == nsenter.RoleExec {
 		data, _ := io.ReadAll(os.NewFile(5, "config"))
 		fmt.Printf("go init read %q\n", data)
 		os.Exit(0)
@@ -44,6 +44,22 @@ func runJoin(t *testing.T, config []byte) joinResult {
 	t.Helper()
 	runtime.LockOSThread() // the child dies with the thread that started it (PDEATHSIG)
 	defer runtime.UnlockOSThread()
+	return runRole(t, config, []string{
+		nsenter.EnvRole + "=" + nsenter.RoleJoin, nsenter.EnvNewPID + "=1",
+		containerinit.EnvConfigFD + "=5", containerinit.EnvErrorFD + "=6",
+	}, &syscall.SysProcAttr{
+		Cloneflags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	})
+}
+
+// runRole runs this binary in a role with the C code selected (EnvCInit),
+// no namespace to join (NSFLAGS=0, /dev/null for the pidfd), descriptors
+// 3 sync, 4 pidfd, 5 config, 6 error pipe, and sends config on the config
+// pipe; it reaps the process the role cloned.
+func runRole(t *testing.T, config []byte, env []string, attr *syscall.SysProcAttr) joinResult {
+	t.Helper()
 	var closers []*os.File
 	defer func() {
 		for _, f := range closers {
@@ -61,25 +77,17 @@ func runJoin(t *testing.T, config []byte) joinResult {
 	syncR, syncW := pipe()
 	cfgR, cfgW := pipe()
 	errR, errW := pipe()
-	null, err := os.Open(os.DevNull) // a stand-in for the pause's pidfd
+	null, err := os.Open(os.DevNull) // a stand-in for the pidfd
 	if err != nil {
 		t.Fatal(err)
 	}
 	closers = append(closers, null)
 	var stdout bytes.Buffer
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{
-		nsenter.EnvRole + "=" + nsenter.RoleJoin, nsenter.EnvSyncFD + "=3", nsenter.EnvPidFD + "=4",
-		nsenter.EnvNSFlags + "=0", nsenter.EnvNewPID + "=1", nsenter.EnvCInit + "=1",
-		containerinit.EnvConfigFD + "=5", containerinit.EnvErrorFD + "=6",
-	}
+	cmd.Env = append([]string{nsenter.EnvSyncFD + "=3", nsenter.EnvPidFD + "=4", nsenter.EnvNSFlags + "=0", nsenter.EnvCInit + "=1"}, env...)
 	cmd.ExtraFiles = []*os.File{syncW, null, cfgR, errW}
 	cmd.Stdout = &stdout
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
-	}
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		t.Skipf("no user namespace for the test: %v", err)
 	}
@@ -156,6 +164,7 @@ func TestCInitFailures(t *testing.T) {
 		{"directory", encodeC(t, hostRootConfig(t, "/etc")), 126, `exec \"/etc\": is a directory`},
 		{"version", bad, 125, fmt.Sprintf("C init format version 9, this binary reads %d", containerinit.CFormatVersion)},
 		{"truncated", bad[:10], 125, "the config ended before its 'Z' record"},
+		{"exec config", execC(t, nil, "true"), 125, "an exec config for a container init"},
 		{"mode", []byte("{}"), 125, "want 'C' or 'G' first"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,5 +181,68 @@ func TestCInitFallsBackToGo(t *testing.T) {
 	r := runJoin(t, append([]byte{containerinit.CModeGo}, `{"name":"x"}`...))
 	if r.code != 0 || r.stdout != "go init read \"{\\\"name\\\":\\\"x\\\"}\"\n" {
 		t.Errorf("exit %d, stdout %q, failure %q", r.code, r.stdout, r.failure)
+	}
+}
+
+func execC(t *testing.T, id *containerinit.CIdentity, argv ...string) []byte {
+	t.Helper()
+	data, err := containerinit.EncodeCExec(argv, []string{"PATH=/usr/bin:/bin", "X=y"}, "/tmp", id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// runExec runs this binary in the exec role with the C child selected
+// and sends config on its config pipe.
+func runExec(t *testing.T, config []byte) joinResult {
+	t.Helper()
+	return runRole(t, config, []string{
+		nsenter.EnvRole + "=" + nsenter.RoleExec, "_SANDBOX_EXEC_CONFIG_FD=5", "_SANDBOX_EXEC_ERROR_FD=6",
+	}, nil)
+}
+
+// The exec role's C child runs the command: working dir, environment, a
+// session of its own, only 0-2; failures are execin's.
+func TestCExec(t *testing.T) {
+	r := runExec(t, execC(t, nil, "sh", "-c", `echo "pwd=$(pwd) X=$X"; [ "$(cut -d' ' -f6 /proc/self/stat)" = $$ ] && echo own-session; ls /proc/self/fd | tr '\n' ' '`))
+	if r.code != 0 || r.failure != "" {
+		t.Fatalf("exit %d, failure %q, stdout %q", r.code, r.failure, r.stdout)
+	}
+	for _, want := range []string{"pwd=/tmp X=y", "own-session", "0 1 2 3 "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q in the command's output:\n%s", want, r.stdout)
+		}
+	}
+	if os.Getuid() != 0 {
+		// The caller's own ids as the identity: the same steps, no change.
+		id := &containerinit.CIdentity{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Bounding: ^uint64(0)}
+		r = runExec(t, execC(t, id, "sh", "-c", "id -u"))
+		if r.code != 0 || strings.TrimSpace(r.stdout) != fmt.Sprint(os.Getuid()) {
+			t.Errorf("identity: exit %d, failure %q, stdout %q", r.code, r.failure, r.stdout)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		config []byte
+		code   int
+		want   string
+	}{
+		{"not found", execC(t, nil, "no-such-program"), 127, `exec \"no-such-program\": executable file not found in $PATH`},
+		{"no file", execC(t, nil, "/no/such/program"), 127, `exec \"/no/such/program\": no such file or directory`},
+		{"directory", execC(t, nil, "/etc"), 126, `exec \"/etc\": is a directory`},
+		{"container config", encodeC(t, hostRootConfig(t, "true")), 125, "not an exec config"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runExec(t, tc.config)
+			if r.code != tc.code || !strings.Contains(r.failure, tc.want) || !strings.HasPrefix(r.failure, fmt.Sprintf(`{"code":%d,"message":"`, tc.code)) {
+				t.Errorf("exit %d, failure %s; want %d and %q", r.code, r.failure, tc.code, tc.want)
+			}
+		})
+	}
+	// 'G': the C child returns and the Go runtime reads the rest.
+	r = runExec(t, append([]byte{containerinit.CModeGo}, `{"argv":["x"]}`...))
+	if r.code != 0 || r.stdout != "go init read \"{\\\"argv\\\":[\\\"x\\\"]}\"\n" {
+		t.Errorf("fallback: exit %d, stdout %q, failure %q", r.code, r.stdout, r.failure)
 	}
 }

@@ -43,7 +43,9 @@
  *
  *   exec   Joins a running container's namespaces, its mount namespace
  *          included, for `sandbox exec` and lifecycle hooks; the child is
- *          the caller's (CLONE_PARENT) and runs execin's Go code inside.
+ *          the caller's (CLONE_PARENT) and runs execin's Go code inside,
+ *          or, with _SANDBOX_CINIT=1 (no terminal), runs the command from
+ *          C (cinit.c, sandbox_cexec) and never returns.
  *
  * Protocol on the sync fd (a pipe, read by the supervisor until EOF):
  *   "pid <n>\n"   written by the intermediate after a successful clone;
@@ -565,6 +567,7 @@ static void clone_for_caller(int sync_fd)
 /* ---- join ------------------------------------------------------------- */
 
 void sandbox_cinit(void); /* cinit.c */
+void sandbox_cexec(void); /* cinit.c */
 
 /*
  * attach_idmapped attaches idmapped image layers (a pod of root with
@@ -843,6 +846,13 @@ static void run_exec(void)
 	unsetenv("_SANDBOX_SYNC_FD");
 	unsetenv("_SANDBOX_PIDFD");
 	unsetenv("_SANDBOX_NSFLAGS");
+	/* A command without a terminal runs from C (cinit.c, sandbox_cexec):
+	 * no Go runtime start inside the container. It returns only if the
+	 * caller sends a Go config after all. */
+	if (getenv("_SANDBOX_CINIT") != NULL && strcmp(getenv("_SANDBOX_CINIT"), "1") == 0) {
+		unsetenv("_SANDBOX_CINIT");
+		sandbox_cexec();
+	}
 	/* Return: the Go runtime starts inside the container (execin). */
 }
 

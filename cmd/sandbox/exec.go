@@ -22,6 +22,7 @@ type execFlags struct {
 	container string
 	stdin     bool
 	tty       bool
+	explain   bool
 }
 
 func newExecCommand(g *globalFlags) *cobra.Command {
@@ -57,6 +58,7 @@ run it, 126 when it cannot be executed, 127 when it is not found.`,
 	cmd.Flags().StringVarP(&f.container, "container", "c", "", "container to run in (default: the pod's first container)")
 	cmd.Flags().BoolVarP(&f.stdin, "stdin", "i", false, "pass standard input to the command")
 	cmd.Flags().BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-terminal inside the container")
+	cmd.Flags().BoolVar(&f.explain, "explain", false, "narrate how the command is started (C or Go, credentials, execve) on stderr")
 	cmd.RegisterFlagCompletionFunc("container", completeContainers)
 	return cmd
 }
@@ -124,7 +126,7 @@ func runExec(f *execFlags, podName string, argv []string) error {
 	if err != nil {
 		return sandboxErr("container %s: %v", cs.Name, err)
 	}
-	spec := execin.Spec{Argv: argv, Env: env, Dir: workingDir(rec, cs.Name), TTY: f.tty, Identity: id}
+	spec := execin.Spec{Argv: argv, Env: env, Dir: workingDir(rec, cs.Name), TTY: f.tty, Identity: id, Explain: explainer(&runFlags{explain: f.explain})}
 	stdinTerm := isTerminal(os.Stdin)
 	if f.tty && stdinTerm {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
