@@ -41,22 +41,19 @@ stop_last() { kill_tree "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; }
 free_port() { perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport, "\n"'; }
 # wait_for FILE TEXT: until FILE contains TEXT (10 s).
 wait_for() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "portfwd.sh: no '$2' in $1:" >&2; cat "$1" >&2; return 1; }
-# measure NAME PORT: RUNS iperf3 runs of T seconds; prints the Gbit/s.
-results=()
-measure() {
-	local name=$1 port=$2 all=()
-	for _ in $(seq "$RUNS"); do
-		all+=("$(iperf3 -c 127.0.0.1 -p "$port" -t "$T" -J | perl -MJSON::PP -0777 -ne 'printf "%.2f", decode_json($_)->{end}{sum_received}{bits_per_second}/1e9')")
-	done
-	results+=("$name|${all[*]}")
-	echo "$name: ${all[*]} Gbit/s" >&2
-}
+# Every path is set up first (path NAME PORT), then measured in rounds: each
+# round runs iperf3 once per path, in turn, so a busy spell of the shared
+# machine is spread over all paths instead of landing on one.
+names=() ports=()
+path() { names+=("$1"); ports+=("$2"); }
+# once PORT: one iperf3 run of T seconds; prints the Gbit/s received.
+once() { iperf3 -c 127.0.0.1 -p "$1" -t "$T" -J | perl -MJSON::PP -0777 -ne 'printf "%.2f", decode_json($_)->{end}{sum_received}{bits_per_second}/1e9'; }
 
 # 1. plain loopback
 p=$(free_port)
 iperf3 -s --forceflush -p "$p" >"$work/lo.log" 2>&1 & pids+=($!)
 wait_for "$work/lo.log" "Server listening"
-measure "host loopback" "$p"
+path "host loopback" "$p"
 
 # 2./3. sandbox's forwarder, rootless and root
 pod() { # NAME HOSTPORT
@@ -79,22 +76,19 @@ install -d -m 700 -o "$user" "$work/run"
 setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups env -i PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$work/run" \
 	"$work/sandbox" run "$work/rootless.yaml" >"$work/rootless.log" 2>&1 & pids+=($!)
 wait_for "$work/rootless.log" "Server listening"
-measure "sandbox hostPort, rootless" "$p"
-stop_last
+path "sandbox hostPort, rootless" "$p"
 
 p=$(free_port)
 pod bench-pf-root "$p" >"$work/root.yaml"
 XDG_RUNTIME_DIR="$work/run" "$work/sandbox" run "$work/root.yaml" >"$work/root.log" 2>&1 & pids+=($!)
 wait_for "$work/root.log" "Server listening"
-measure "sandbox hostPort, root" "$p"
-stop_last
+path "sandbox hostPort, root" "$p"
 
 # 4. pasta's port forwarding (as root it would switch to nobody: --runas 0)
 p=$(free_port)
 pasta --runas 0:0 --config-net -t "127.0.0.1/$p:5201" -u none -T none -U none -f -- iperf3 -s --forceflush -p 5201 >"$work/pasta.log" 2>&1 & pids+=($!)
 wait_for "$work/pasta.log" "Server listening"
-measure "pasta -t" "$p"
-stop_last
+path "pasta -t" "$p"
 
 # 5. slirp4netns's port forwarding (add_hostfwd over its API socket)
 p=$(free_port)
@@ -107,7 +101,18 @@ perl -MIO::Socket::UNIX -e '
 	my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "api socket: $!\n";
 	print $s qq({"execute": "add_hostfwd", "arguments": {"proto": "tcp", "host_addr": "127.0.0.1", "host_port": $ARGV[1], "guest_port": 5201}});
 	shutdown($s, 1); my $r = <$s>; $r =~ /error/ and die "add_hostfwd: $r\n";' "$work/slirp.sock" "$p"
-measure "slirp4netns add_hostfwd" "$p"
+path "slirp4netns add_hostfwd" "$p"
+
+results=()
+for _ in $(seq "$RUNS"); do
+	for i in "${!names[@]}"; do
+		results[i]="${results[i]:-} $(once "${ports[i]}")"
+	done
+done
+for i in "${!names[@]}"; do
+	results[i]="${names[i]}|${results[i]# }"
+	echo "${names[i]}: ${results[i]#*|} Gbit/s" >&2
+done
 stop_last            # slirp4netns
 kill "$ns_pid"       # iperf3 in the namespace; unshare exits with it
 
