@@ -312,6 +312,31 @@ func holderProcs(c *tcase) []procInfo {
 	return out
 }
 
+// A bridge pod whose network holder dies has lost its network (its veth went
+// with the holder's network namespace): the supervisor stops it with "pod
+// sandbox died" (137) instead of leaving it running without eth0, and the
+// leak check finds nothing left. Rootless only: root's holder is shared by
+// every root pod on the machine.
+func TestBridgeHolderDeathStopsThePod(t *testing.T) {
+	for _, name := range []string{"rootless-subuid", "rootless-nosubuid"} {
+		onlyMode(t, name, "brholder", func(t *testing.T, c *tcase) {
+			a := c.start(c.write(c.newPod(container{Name: "main", Command: []string{"/bin/sleep", "1000"}})),
+				runOpts{flags: []string{"--network", "bridge"}})
+			c.waitPodProc(a, "sleep", 30*time.Second)
+			h := holderProcs(c)
+			if len(h) != 1 {
+				t.Fatalf("want one network holder, found %d", len(h))
+			}
+			if err := syscall.Kill(h[0].pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			r := a.wait()
+			c.expectCode(r, 137)
+			c.expectStderr(r, "pod sandbox died: the network holder (pid "+strconv.Itoa(h[0].pid)+") exited")
+		})
+	}
+}
+
 // kill -9 of a bridge pod's supervisor: the holder survives it, the next
 // run gets an address and stops the holder when it ends; after another
 // kill -9, `sandbox gc` stops the holder.

@@ -438,6 +438,36 @@ func (s *sandbox) startNestedPause() error {
 		cloneFlagNames(uintptr(flags)), s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 }
 
+// watchHolder returns a channel closed if the network holder exits while
+// the pod runs, and the function that ends the watch (before releaseBridge
+// closes the holder's pidfd). No other pod stops the holder while this one
+// holds users.lock, so its exit means it crashed or was killed.
+func (s *sandbox) watchHolder() (<-chan struct{}, func()) {
+	if s.bridge == nil || s.bridge.pidfd == nil {
+		return nil, func() {}
+	}
+	stopR, stopW, err := os.Pipe()
+	if err != nil {
+		return nil, func() {}
+	}
+	died, done := make(chan struct{}), make(chan struct{})
+	holder := int32(s.bridge.pidfd.Fd())
+	go func() {
+		defer close(done)
+		defer stopR.Close()
+		fds := []unix.PollFd{{Fd: holder, Events: unix.POLLIN}, {Fd: int32(stopR.Fd()), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		if fds[1].Revents == 0 && fds[0].Revents&unix.POLLIN != 0 { // a pidfd is readable once its process exited
+			close(died)
+		}
+	}()
+	return died, func() { stopW.Close(); <-done }
+}
+
 // releaseBridge frees the pod's address and, when no other pod uses the
 // bridge, stops the holder. It runs after the pause is dead (its veth went
 // with its network namespace).

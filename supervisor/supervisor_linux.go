@@ -329,6 +329,9 @@ type sandbox struct {
 	spawn         *pauseSpawn
 	// mapsByJoin: the spawning join writes the id maps (spawn_linux.go).
 	mapsByJoin bool
+	// holderDied is closed when the network holder of a bridge pod exits
+	// while the pod runs (bridge_linux.go, watchHolder).
+	holderDied <-chan struct{}
 	// pauseReady is closed once the pause is ready, its id maps written and
 	// the pod's network attached: a container's init may be started
 	// before (its exec and Go runtime start overlap the id mapping), but
@@ -428,6 +431,9 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		r.Namespaces = namespaces(s.pausePID)
 	})
 	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(s.record.Namespaces))
+	holderDied, stopWatch := s.watchHolder() // bridge_linux.go
+	defer stopWatch()
+	s.holderDied = holderDied
 	close(s.pauseReady)
 
 	// Init containers: one after another, each to success.
@@ -486,7 +492,7 @@ func (s *sandbox) superviseAll(containers []pod.Container) chan outcome {
 // container process of this phase is left: a start failure (rollback) or a
 // cancelled context stops the pod gracefully; the pause's death kills it.
 func (s *sandbox) collect(ctx context.Context, results <-chan outcome, pending int) (int, error) {
-	first, ctxDone, pauseDone := 0, ctx.Done(), s.pauseDone
+	first, ctxDone, pauseDone, holderDied := 0, ctx.Done(), s.pauseDone, s.holderDied
 	var runErr error
 	for pending > 0 {
 		select {
@@ -513,6 +519,16 @@ func (s *sandbox) collect(ctx context.Context, results <-chan outcome, pending i
 			first = ExitSandboxDied
 			runErr = fmt.Errorf("%w: pause (pid %d) %v; every container was killed with it", ErrSandboxDied, s.pausePID, err)
 			s.killAll()
+		case <-holderDied:
+			// A bridge pod lost its network: its veth went with the
+			// holder's network namespace. Stop it rather than leave it
+			// running without one.
+			holderDied, s.holderDied = nil, nil
+			if runErr == nil {
+				first = ExitSandboxDied
+				runErr = fmt.Errorf("%w: the network holder (pid %d) exited and took the pod's network (eth0) with it; the pod was stopped", ErrSandboxDied, s.bridge.holder.Process.PID)
+				go s.gracefulStop()
+			}
 		}
 	}
 	// A pause killed from outside takes the containers with it, and the
