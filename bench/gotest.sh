@@ -20,11 +20,11 @@ if [ "$(id -u)" = 0 ]; then
 	rt="$work/run"
 	[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && rt=$(mktemp -d /dev/shm/sandbox-bench-rt.XXXXXX)
 	install -d -m 700 -o "$user" "$rt"
+	trap 'rm -rf "$work" "$rt"' EXIT # also when the user part fails
 	setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
 		env -i PATH="$(dirname "$(command -v go)"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 		XDG_RUNTIME_DIR="$rt" HOME="$work" N="$N" BENCH_BIN="$work/sandbox" BENCH_OUT="$work" bash "$work/gotest.sh"
 	cp "$work"/gotest.md "$out/"
-	rm -rf "$work"; [ "$rt" = "$work/run" ] || rm -rf "$rt"
 	cat "$out/gotest.md"
 	exit 0
 fi

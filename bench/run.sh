@@ -47,7 +47,7 @@ if [ "$(id -u)" = 0 ]; then
 	# about 1 ms more per start. /dev/shm is the tmpfs at hand.
 	rt=$work
 	[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && rt=$(mktemp -d /dev/shm/sandbox-bench-rt.XXXXXX) && chmod 755 "$rt"
-	trap 'rm -rf "$work"; [ "$rt" = "$work" ] || rm -rf "$rt"' EXIT
+	trap 'rm -rf "$work" "$rt"' EXIT
 	chmod 755 "$work"
 	go build -trimpath -o "$work/sandbox" ./cmd/sandbox
 	# busybox rootfs for sandbox's manifests and the OCI runtimes.

@@ -25,11 +25,11 @@ if [ "$(id -u)" = 0 ]; then
 	runtime_dir="$work/run"
 	[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && runtime_dir=$(mktemp -d /dev/shm/sandbox-bench-rt.XXXXXX)
 	install -d -m 700 -o "$user" "$runtime_dir"
+	trap 'rm -rf "$work" "$runtime_dir"' EXIT # also when the user part fails
 	setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
 		env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR="$runtime_dir" HOME="$work" \
 		BENCH_BIN="$work/sandbox" BENCH_POD="$work/true-pod.yaml" BENCH_OUT="$work" bash "$0"
 	cp "$work"/startup.* "$out/"
-	rm -rf "$work"; [ "$runtime_dir" = "$work/run" ] || rm -rf "$runtime_dir"
 	cat "$out/startup.md"
 	exit 0
 fi

@@ -114,6 +114,7 @@ enum { cinit_version = 3 };
 /* nsenter.c */
 int env_int(const char *name, int fallback);
 void write_all(int fd, const char *buf, size_t len);
+void vwrite_line(int fd, const char *fmt, va_list ap);
 
 struct c_mount_attr {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
@@ -271,21 +272,11 @@ static __attribute__((noreturn)) void fail_setup(void)
 /* explain writes one --explain line (containerinit/explain_linux.go). */
 static void explain(const char *fmt, ...)
 {
-	char line[4096];
 	va_list ap;
-	int n;
 
-	if (explain_fd < 0)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	vwrite_line(explain_fd, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	write_all(explain_fd, line, (size_t)n);
 }
 
 /* env_fd is the inherited descriptor (3 or above) env names, or -1. */

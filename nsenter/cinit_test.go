@@ -2,6 +2,7 @@ package nsenter_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/podsandbox/sandbox/containerinit"
+	"github.com/podsandbox/sandbox/internal/testutil"
 	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/rootfs"
 )
@@ -89,7 +91,11 @@ func runRole(t *testing.T, config []byte, env []string, attr *syscall.SysProcAtt
 	cmd.Stdout = &stdout
 	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
-		t.Skipf("no user namespace for the test: %v", err)
+		// Only a refused user namespace is the environment's doing.
+		if attr != nil && attr.Cloneflags&unix.CLONE_NEWUSER != 0 && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EACCES)) {
+			testutil.SkipOrFailUnlessCI(t, fmt.Sprintf("no user namespace for the test: %v", err))
+		}
+		t.Fatalf("start the role: %v", err)
 	}
 	for _, f := range []*os.File{syncW, cfgR, errW} {
 		f.Close()

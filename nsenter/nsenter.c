@@ -116,24 +116,32 @@ void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-/* report writes one protocol line to the sync fd. */
-static void report(int fd, const char *fmt, ...)
+/* vwrite_line writes one line, truncated to 4 KiB, to fd (nothing if fd <
+ * 0): the sync protocol's lines here, --explain lines in cinit.c. */
+void vwrite_line(int fd, const char *fmt, va_list ap)
 {
-	char buf[512];
-	va_list ap;
+	char buf[4096];
 	int n;
 
 	if (fd < 0)
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
 	write_all(fd, buf, (size_t)n);
+}
+
+/* report writes one protocol line to the sync fd. */
+static void report(int fd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwrite_line(fd, fmt, ap);
+	va_end(ap);
 }
 
 static void fail(int fd, const char *what)
@@ -735,10 +743,14 @@ static void run_join(void)
 
 	int cloneflags = env_int("_SANDBOX_CLONEFLAGS", 0);
 
-	/* Spawning: the pidfd is the new pause's, and _SANDBOX_PIDFD's
-	 * descriptor number is the pause's sync pipe (see spawn_linux.go). */
-	if (sync_fd >= 0 && cloneflags != 0)
+	/* Spawning: there is no pause yet; the pidfd is the new one's. */
+	if (sync_fd >= 0 && cloneflags != 0) {
+		if (pidfd >= 0) {
+			errno = EINVAL;
+			fail(sync_fd, "join: both _SANDBOX_PIDFD and _SANDBOX_CLONEFLAGS");
+		}
 		pidfd = spawn_pause(sync_fd, cloneflags, env_int("_SANDBOX_PAUSE_SYNC_FD", -1), env_int("_SANDBOX_PAUSE_WAIT_FD", -1));
+	}
 	if (sync_fd < 0 || pidfd < 0) {
 		errno = EINVAL;
 		fail(sync_fd, "join: missing _SANDBOX_SYNC_FD or _SANDBOX_PIDFD");

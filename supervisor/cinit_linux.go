@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/podsandbox/sandbox/containerinit"
@@ -50,7 +51,7 @@ const (
 // C format with its mode byte, or 'G' and JSON when cfg needs the Go init.
 // It also returns the --explain line saying which init runs.
 func encodeConfig(cfg *containerinit.Config, cinit bool) ([]byte, string, error) {
-	if cinit && containerinit.CSupports(cfg) == nil {
+	if cinit {
 		var prog []byte
 		if sec := cfg.Security; sec != nil && sec.Seccomp {
 			var err error
@@ -58,11 +59,13 @@ func encodeConfig(cfg *containerinit.Config, cinit bool) ([]byte, string, error)
 				return nil, "", err
 			}
 		}
-		data, err := containerinit.EncodeC(cfg, prog)
-		if err != nil {
+		data, err := containerinit.EncodeC(cfg, prog) // checks CSupports
+		if err == nil {
+			return data, explainCInit, nil
+		}
+		if !errors.Is(err, containerinit.ErrNotSimple) {
 			return nil, "", err
 		}
-		return data, explainCInit, nil
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -89,6 +90,7 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 		// takes its place; its wait pipe goes last.
 		cmd.ExtraFiles[1] = syncW
 		cmd.ExtraFiles = append(cmd.ExtraFiles, waitR)
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, nsenter.EnvPidFD+"=") })
 		cmd.Env = append(cmd.Env,
 			nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(flags), 10),
 			nsenter.EnvPauseSyncFD+"=4",
@@ -162,43 +164,48 @@ func (s *sandbox) awaitPause() error {
 // awaitMapsByJoin reads the "maps" line a spawning join writes once it has
 // written the pause's id maps.
 func (s *sandbox) awaitMapsByJoin() error {
-	line, err := s.pauseReport.(*bufio.Reader).ReadString('\n')
-	switch line = strings.TrimSuffix(line, "\n"); {
-	case line == "maps":
-		return nil
-	case strings.HasPrefix(line, "error "):
-		return fmt.Errorf("%w: %s", nsenter.ErrSetup, strings.TrimPrefix(line, "error "))
-	case err != nil:
-		return fmt.Errorf("%w: the first container's join exited before it wrote the id maps", nsenter.ErrSetup)
-	default:
-		return fmt.Errorf("%w: unexpected report %q", nsenter.ErrSetup, line)
+	line, err := nextPauseLine(s.pauseReport.(*bufio.Reader), "wrote the id maps")
+	if err == nil && line != "maps" {
+		err = fmt.Errorf("%w: unexpected report %q", nsenter.ErrSetup, line)
 	}
+	return err
 }
 
 // readPausePID reads the line a spawning join writes on the pause's sync
 // pipe: "pid N", or "clone-errno N" when the kernel refused the pause's
 // namespaces.
 func readPausePID(r *bufio.Reader) (int, error) {
+	line, err := nextPauseLine(r, "created the pause")
+	if err != nil {
+		return 0, err
+	}
+	if n, ok := strings.CutPrefix(line, "clone-errno "); ok {
+		e, _ := strconv.Atoi(n)
+		errno := syscall.Errno(e)
+		return 0, fmt.Errorf("%w: clone the pause: %w%s", nsenter.ErrSetup, errno, usernsHint(errno))
+	}
+	n, ok := strings.CutPrefix(line, "pid ")
+	pid, perr := strconv.Atoi(n)
+	if !ok || perr != nil || pid <= 0 {
+		return 0, fmt.Errorf("%w: unexpected report %q", nsenter.ErrSetup, line)
+	}
+	return pid, nil
+}
+
+// nextPauseLine reads the next line of the pause's sync pipe that a
+// spawning join writes before the pause's own "ok": an "error" line (the
+// join's or the pause's) or the end of the pipe before the join did what
+// it was waited for is an error.
+func nextPauseLine(r *bufio.Reader, waitedFor string) (string, error) {
 	line, err := r.ReadString('\n')
 	line = strings.TrimSuffix(line, "\n")
 	switch {
-	case strings.HasPrefix(line, "pid "):
-		pid, perr := strconv.Atoi(strings.TrimPrefix(line, "pid "))
-		if perr != nil || pid <= 0 {
-			return 0, fmt.Errorf("%w: bad pid report %q", nsenter.ErrSetup, line)
-		}
-		return pid, nil
-	case strings.HasPrefix(line, "clone-errno "):
-		n, _ := strconv.Atoi(strings.TrimPrefix(line, "clone-errno "))
-		errno := syscall.Errno(n)
-		return 0, fmt.Errorf("%w: clone the pause: %w%s", nsenter.ErrSetup, errno, usernsHint(errno))
 	case strings.HasPrefix(line, "error "):
-		return 0, fmt.Errorf("%w: %s", nsenter.ErrSetup, strings.TrimPrefix(line, "error "))
+		return "", fmt.Errorf("%w: %s", nsenter.ErrSetup, strings.TrimPrefix(line, "error "))
 	case err != nil:
-		return 0, fmt.Errorf("%w: the first container's join exited before it created the pause", nsenter.ErrSetup)
-	default:
-		return 0, fmt.Errorf("%w: unexpected report %q", nsenter.ErrSetup, line)
+		return "", fmt.Errorf("%w: the first container's join exited before it %s", nsenter.ErrSetup, waitedFor)
 	}
+	return line, nil
 }
 
 // waitChild reaps pid, a child the supervisor did not start through
