@@ -438,6 +438,16 @@ func (s *sandbox) startNestedPause() error {
 		cloneFlagNames(uintptr(flags)), s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 }
 
+// podIP is the pod's address on the bridge, leased before the pause exists
+// (setupBridge), or "" without one: its /etc/hosts names it, and the
+// container's filesystem may be built before eth0 is attached.
+func (s *sandbox) podIP() string {
+	if s.bridge == nil || !s.bridge.ip.IsValid() {
+		return ""
+	}
+	return s.bridge.ip.String()
+}
+
 // watchHolder returns a channel closed if the network holder exits while
 // the pod runs, and the function that ends the watch (before releaseBridge
 // closes the holder's pidfd). No other pod stops the holder while this one

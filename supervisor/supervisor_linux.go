@@ -946,11 +946,10 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	}
 	// The Go init gets its config once the pod is ready. The C init gets it
 	// as soon as the pod's id maps exist: it builds the filesystem while the
-	// pause finishes starting, and execs only when the pipe closes (below).
-	// Not on the bridge: the pod's address, which its /etc/hosts names, is
-	// known only once the pod is attached (startNetwork).
+	// pause finishes starting (and a bridge pod's eth0 is attached), and
+	// execs only when the pipe closes (below).
 	ready := s.pauseReady
-	if cinit && s.bridge == nil {
+	if cinit {
 		ready = s.idsReady
 	}
 	select {

@@ -272,7 +272,7 @@ func (s *sandbox) writePodFiles() error {
 		name string
 		data []byte
 	}{
-		{"/etc/hosts", podfiles.HostsWithIP(s.pod, s.record.PodIP)}, // PodIP: bridge_linux.go
+		{"/etc/hosts", podfiles.HostsWithIP(s.pod, s.podIP())}, // bridge_linux.go
 		{"/etc/hostname", podfiles.Hostname(s.pod)},
 		{"/etc/resolv.conf", podfiles.ResolvConf(s.pod, hostResolv)},
 	} {
