@@ -127,6 +127,7 @@ struct c_mount_attr {
 struct bind {
 	int ro;
 	char *src, *dst;
+	int fd; /* the source already open (O_PATH), or -1: open src */
 };
 
 struct list {
@@ -139,6 +140,8 @@ static struct {
 	struct list argv, env, mask, ropaths, capnames;
 	struct bind *binds;
 	int nbinds;
+	/* 'P': pod files (the fast path's /etc/hosts, ...): destination and content. */
+	struct list podfile_dst, podfile_data;
 	int become_root, pod, hostnet, readonly;
 	int security, nnp, ncapnames;
 	uint32_t uid, gid;
@@ -392,6 +395,7 @@ static void decode(char *buf, size_t len)
 			}
 			b = &cfg.binds[cfg.nbinds++];
 			b->ro = p[0] != 0;
+			b->fd = -1;
 			b->src = dupstr(p + 1, (uint32_t)(nul - (p + 1)), tag);
 			b->dst = dupstr(nul + 1, (uint32_t)(p + n - (nul + 1)), tag);
 			break;
@@ -417,6 +421,17 @@ static void decode(char *buf, size_t len)
 			cfg.groups = malloc(n + 4);
 			memcpy(cfg.groups, p, n);
 			break;
+		case 'P': {
+			const char *nul = n > 0 ? memchr(p, '\0', n) : NULL;
+
+			if (nul == NULL || nul == p) {
+				setmsg("decode container config: malformed pod file record");
+				fail_setup();
+			}
+			list_add(&cfg.podfile_dst, dupstr(p, (uint32_t)(nul - p), tag));
+			list_add(&cfg.podfile_data, dupstr(nul + 1, (uint32_t)(p + n - (nul + 1)), tag));
+			break;
+		}
 		case 'X': cfg.exec = cfg.xrec = 1; break;
 		case 'I':
 			if (n != 49) {
@@ -1005,6 +1020,11 @@ static void validate(void)
 			fail_setup();
 		}
 	}
+	for (i = 0; i < cfg.podfile_dst.n; i++)
+		if (cfg.podfile_dst.v[i][0] != '/') {
+			setmsg("rootfs: invalid spec: pod file %s must be an absolute path", quote(cfg.podfile_dst.v[i]));
+			fail_setup();
+		}
 	for (i = 0; i < cfg.mask.n; i++)
 		if (cfg.mask.v[i][0] != '/') {
 			setmsg("rootfs: invalid spec: MaskPaths[%d] %s must be an absolute path", i, quote(cfg.mask.v[i]));
@@ -1047,10 +1067,11 @@ static void check_own_mount_namespace(void)
 	}
 }
 
-/* open_bind_source: Source only (no SubPath, no SourceFD on this path). */
+/* open_bind_source: Source, or the descriptor of a pod file (no SubPath on
+ * this path). */
 static int open_bind_source(const struct bind *b)
 {
-	int fd = open(b->src, O_PATH | O_CLOEXEC);
+	int fd = b->fd >= 0 ? fcntl(b->fd, F_DUPFD_CLOEXEC, 3) : open(b->src, O_PATH | O_CLOEXEC);
 
 	if (fd < 0)
 		setmsg("open source: %s", errstr(errno));
@@ -1506,6 +1527,63 @@ static int mount_bind(int root, const struct bind *b)
 	return 0;
 }
 
+/*
+ * mount_pod_files binds each pod file ('P': /etc/hosts, /etc/hostname,
+ * /etc/resolv.conf of `sandbox run -- CMD`'s fast path, which has no state
+ * directory to write them in) read-only on its destination, last, as the
+ * supervisor's pod files are the last binds. The files are made in a small
+ * tmpfs stacked on the new root's /tmp for the time it takes to bind them,
+ * then detached: each bind keeps its file, and /tmp is the container's own
+ * again. (A detached fsmount cannot be the source of open_tree on kernels
+ * before 6.15, hence the stacking.)
+ */
+static void mount_pod_files(int root)
+{
+	static const struct fsparam params[] = {{"mode", "755"}, {"size", "1m"}};
+	int tmp, mnt, i;
+
+	if (cfg.podfile_dst.n == 0)
+		return;
+	tmp = top_level_dir(root, "tmp", 0);
+	if (tmp < 0)
+		fail_setup();
+	mnt = mount_fs(tmp, "tmpfs", C_MOUNT_ATTR_NOSUID | C_MOUNT_ATTR_NODEV | C_MOUNT_ATTR_NOEXEC, params, 2);
+	if (mnt < 0) {
+		wrap("rootfs: mount the pod files' tmpfs");
+		fail_setup();
+	}
+	close(tmp);
+	for (i = 0; i < cfg.podfile_dst.n; i++) {
+		const char *data = cfg.podfile_data.v[i];
+		struct bind b = {1, "(pod file)", cfg.podfile_dst.v[i], -1};
+		char name[16];
+		int fd;
+
+		snprintf(name, sizeof(name), "f%d", i);
+		fd = openat(mnt, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			setmsg("rootfs: pod file %s: create: %s", b.dst, errstr(errno));
+			fail_setup();
+		}
+		write_all(fd, data, strlen(data));
+		close(fd);
+		b.fd = openat(mnt, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (b.fd < 0 || mount_bind(root, &b) < 0) {
+			if (b.fd < 0)
+				setmsg("open: %s", errstr(errno));
+			wrap("rootfs: bind the pod file %s", b.dst);
+			fail_setup();
+		}
+		close(b.fd);
+	}
+	/* umount2 needs a path: the tmpfs's own root, as cwd. */
+	if (fchdir(mnt) < 0 || syscall(SYS_umount2, ".", C_MNT_DETACH) < 0) {
+		setmsg("rootfs: detach the pod files' tmpfs: %s", errstr(errno));
+		fail_setup();
+	}
+	close(mnt);
+}
+
 static void setup_rootfs(void)
 {
 	int host = cfg.root == NULL || cfg.root[0] == '\0';
@@ -1545,6 +1623,7 @@ static void setup_rootfs(void)
 		}
 		explain("open_tree(%s, OPEN_TREE_CLONE), move_mount on %s%s", b->src, b->dst, b->ro ? ", read-only" : "");
 	}
+	mount_pod_files(root);
 	/* pivot_root(".", "."): see rootfs.pivot. */
 	if (fchdir(root) < 0) {
 		setmsg("rootfs: chdir to the new root: %s", errstr(errno));
@@ -2025,10 +2104,10 @@ void sandbox_cexec(void)
  * namespaces and a mount namespace of its own) when _SANDBOX_CINIT=1. It
  * returns only when the supervisor sent a Go config after all ('G').
  */
+static __attribute__((noreturn)) void run_init(void);
+
 void sandbox_cinit(void)
 {
-	char *path;
-
 	/* As containerinit.Main: this process runs the sandbox binary inside
 	 * the pod; non-dumpable, its /proc/PID/exe and memory stay out of the
 	 * pod's reach (CVE-2019-5736). execve resets it for the workload. */
@@ -2036,11 +2115,33 @@ void sandbox_cinit(void)
 	err_fd = env_fd("_SANDBOX_ERROR_FD");
 	if (!read_records("_SANDBOX_CONFIG_FD"))
 		return; /* the Go init reads the JSON that follows */
+	explain_fd = env_fd("_SANDBOX_EXPLAIN_FD");
+	run_init();
+}
+
+/*
+ * sandbox_cinit_fast is the container init of `sandbox run -- CMD`'s fast
+ * path (fastrun.c): the records (from 'V' on, no mode byte) come in memory,
+ * the workload is exec'd once ready_fd reads EOF, and a failure is printed
+ * on stderr as the CLI prints the Go path's: "sandbox: error: <who>: msg".
+ */
+void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	who = prefix;
+	config_fd = ready_fd;
+	decode(records, len);
+	run_init();
+}
+
+static void run_init(void)
+{
+	char *path;
+
 	if (cfg.xrec || cfg.identity) {
 		setmsg("decode container config: an exec config for a container init");
 		fail_setup();
 	}
-	explain_fd = env_fd("_SANDBOX_EXPLAIN_FD");
 
 	if (cfg.become_root) {
 		/* containerinit.becomeRoot */

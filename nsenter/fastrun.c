@@ -1,0 +1,1310 @@
+/*
+ * fastrun.c: `sandbox run [FLAGS] -- CMD [ARG...]` without the Go runtime.
+ *
+ * The Go CLI costs about 2.6 ms before its main runs (the runtime, package
+ * inits, cgo), more than bubblewrap's whole run. An ad-hoc sandbox asked for
+ * without a name (the `go test -exec 'sandbox run --'` case) needs nothing
+ * the Go code alone has: no manifest, no state directory (nobody can name
+ * it for `ps`, `exec` or `stop`), no cgroup (no limit asked for; the pod's
+ * PID namespace ends every process in it). So the constructor of the CLI
+ * process runs it here, in C, and never returns:
+ *
+ *   1. the command line is parsed; anything this path does not do (a flag
+ *      other than --bind, --ro-bind, --env, --env-host, --keep-id,
+ *      --hostname, --network none, --timeout, --grace; root; a value the Go
+ *      code would refuse or that needs a closer look) returns to Go, which
+ *      runs or refuses it as always: the messages stay the Go code's;
+ *   2. the pod is the Go path's: the pause is cloned with new user, net,
+ *      ipc, pid and uts namespaces and exec'd as the pause role (the same
+ *      4 kB PID 1), its one-id map written by us; a short-lived child joins
+ *      it and clones the container (our child, CLONE_PARENT) which unshares
+ *      a mount namespace and runs the C container init (cinit.c) with the
+ *      records the supervisor's Go code would send for this pod (containerinit
+ *      .EncodeC: the host root read-only, the working directory read-write,
+ *      the binds, /etc/hosts, /etc/hostname and /etc/resolv.conf, every
+ *      capability of the pod's user namespace);
+ *   3. the container execs once the pause is ready; we forward signals,
+ *      apply --timeout (SIGTERM, --grace, SIGKILL, exit 124), give the
+ *      terminal back, kill the pause, and exit with the command's code.
+ *
+ * A failure before the container exists (say, user namespaces disabled)
+ * undoes what was made and returns to Go, which explains it. SANDBOX_FASTPATH=0
+ * in the environment turns this path off. The e2e tests run the same cases
+ * both ways and compare what the command sees.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* nsenter.c */
+void write_all(int fd, const char *buf, size_t len);
+int sandbox_write_file(const char *path, const char *data);
+void sandbox_exec_pause(int psync, int pwait);
+/* cinit.c */
+void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix) __attribute__((noreturn));
+
+/* The C init's record format version (containerinit.CFormatVersion). */
+enum { fast_format_version = 3 };
+
+/* Limits of package pod the Go path validates against: beyond them (or
+ * near), Go decides and words the refusal. */
+enum {
+	max_args = 4096,          /* pod.MaxArgs */
+	max_arg_bytes = 128 << 10, /* pod.MaxArgBytes + 1 */
+	max_env = 1024,           /* pod.MaxEnv */
+	max_path = 4095,          /* pod.MaxPathBytes */
+	max_mounts = 64,          /* well below pod.MaxVolumes */
+};
+
+/* pod.CapabilityNames, in the kernel's order (bit N of a mask is the Nth).
+ * TestFastRunCapabilityNames keeps the two lists equal. */
+static const char *const cap_names[] = {
+	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+	"LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+	"SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+	"SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+	"MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+	"CHECKPOINT_RESTORE",
+};
+#define NCAPS ((int)(sizeof(cap_names) / sizeof(cap_names[0])))
+
+/* sandbox_fastrun_cap_name is cap_names for the Go test (nsenter/fastrun.go). */
+const char *sandbox_fastrun_cap_name(int i)
+{
+	return i >= 0 && i < NCAPS ? cap_names[i] : NULL;
+}
+
+/* ---- growing buffers ---------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void put(struct buf *b, const void *d, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void puts_(struct buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+static void putf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* rec appends one record of the C init's format (cinit.c's header). */
+static void rec(struct buf *b, char tag, const void *payload, size_t n)
+{
+	uint32_t len = (uint32_t)n;
+
+	put(b, &tag, 1);
+	put(b, &len, 4);
+	put(b, payload, n);
+}
+
+static void rec_str(struct buf *b, char tag, const char *s)
+{
+	rec(b, tag, s, strlen(s));
+}
+
+/* ---- Go durations --------------------------------------------------------- */
+
+/*
+ * parse_duration is time.ParseDuration for what a flag value can be: a
+ * sequence of decimal numbers with an optional fraction and a unit (ns, us,
+ * µs, μs, ms, s, m, h), or "0". It returns -1 for anything else (a sign, an
+ * overflow: Go decides those) and the nanoseconds otherwise.
+ */
+static long long parse_duration(const char *s)
+{
+	static const struct {
+		const char *name;
+		long long ns;
+	} units[] = {{"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000}, {"ms", 1000000},
+		     {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
+	long double total = 0;
+
+	if (strcmp(s, "0") == 0)
+		return 0;
+	if (*s == '\0')
+		return -1;
+	while (*s) {
+		long double v = 0, frac = 0, scale = 1;
+		int digits = 0;
+		size_t ulen = 0, i;
+
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (*s++ - '0');
+			digits++;
+		}
+		if (*s == '.') {
+			s++;
+			while (*s >= '0' && *s <= '9') {
+				frac = frac * 10 + (*s++ - '0');
+				scale *= 10;
+				digits++;
+			}
+		}
+		if (digits == 0)
+			return -1;
+		while (s[ulen] != '\0' && s[ulen] != '.' && (s[ulen] < '0' || s[ulen] > '9'))
+			ulen++;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strlen(units[i].name) == ulen && strncmp(s, units[i].name, ulen) == 0)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -1;
+		total += v * units[i].ns + frac / scale * units[i].ns;
+		s += ulen;
+	}
+	/* Go's own limit is 2^63-1 ns (292 years); keep well away from its
+	 * rounding at the edge. */
+	if (total > 9.0e18L)
+		return -1;
+	return (long long)total;
+}
+
+/* frac_digits writes v's last prec decimal digits as Go's fmtFrac: "." and
+ * the digits without trailing zeros, or nothing when they are all zero. */
+static void frac_digits(struct buf *b, unsigned long long v, int prec)
+{
+	char d[24];
+	int n = 0, i, printed = 0;
+
+	for (i = 0; i < prec; i++) {
+		int digit = (int)(v % 10);
+		v /= 10;
+		if (digit != 0 || printed) {
+			d[n++] = (char)('0' + digit);
+			printed = 1;
+		}
+	}
+	if (n == 0)
+		return;
+	put(b, ".", 1);
+	while (n > 0)
+		put(b, &d[--n], 1);
+}
+
+/* format_duration is time.Duration.String for d >= 0. */
+static void format_duration(struct buf *b, unsigned long long d)
+{
+	unsigned long long u = d;
+
+	if (u == 0) {
+		puts_(b, "0s");
+		return;
+	}
+	if (u < 1000000000ULL) {
+		int prec = 0;
+		const char *unit = "ns";
+		unsigned long long div = 1;
+
+		if (u >= 1000000ULL) {
+			prec = 6, unit = "ms", div = 1000000ULL;
+		} else if (u >= 1000ULL) {
+			prec = 3, unit = "\xc2\xb5s", div = 1000ULL;
+		}
+		putf(b, "%llu", u / div);
+		frac_digits(b, u, prec);
+		puts_(b, unit);
+		return;
+	}
+	{
+		unsigned long long secs = u / 1000000000ULL, mins = secs / 60, hours = mins / 60;
+		if (hours > 0)
+			putf(b, "%lluh", hours);
+		if (mins > 0)
+			putf(b, "%llum", mins % 60);
+		putf(b, "%llu", secs % 60);
+		frac_digits(b, u, 9);
+		puts_(b, "s");
+	}
+}
+
+/* ---- the command line ----------------------------------------------------- */
+
+struct bindspec {
+	const char *src, *dst;
+	int ro;
+};
+
+struct opts {
+	struct bindspec binds[max_mounts];
+	int nbinds;
+	const char *env[max_env];
+	int nenv;
+	int env_host, keep_id;
+	const char *hostname;
+	long long timeout_ns, grace_ns;
+	const char *timeout_text;
+	char **cmd;
+	int ncmd;
+};
+
+/* parse_bool is strconv.ParseBool's accepted spellings; -1 otherwise. */
+static int parse_bool(const char *v)
+{
+	static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+	static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return 1;
+		if (strcmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* add_bind records "SRC[:DST]" (adhoc.go's splitBind). */
+static int add_bind(struct opts *o, char *spec, int ro)
+{
+	char *colon = strchr(spec, ':');
+
+	if (o->nbinds >= max_mounts - 2)
+		return -1;
+	o->binds[o->nbinds].src = spec;
+	o->binds[o->nbinds].dst = spec;
+	if (colon != NULL) {
+		*colon = '\0'; /* our own copy of argv: see parse */
+		o->binds[o->nbinds].dst = colon + 1;
+	}
+	o->binds[o->nbinds++].ro = ro;
+	return 0;
+}
+
+/*
+ * parse reads `run FLAGS -- CMD...` as cobra and pflag would for the flags
+ * this path handles, and returns -1 (Go's turn) for anything else: another
+ * flag, a short flag, a positional argument (a manifest), no command.
+ */
+static int parse(int argc, char **argv, struct opts *o)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->grace_ns = 10000000000LL; /* --grace's default */
+	for (i = 2; i < argc; i++) {
+		char *a = argv[i], *name, *value, *eq;
+		int has_value;
+
+		if (strcmp(a, "--") == 0) {
+			o->cmd = argv + i + 1;
+			o->ncmd = argc - i - 1;
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			return -1;
+		name = a + 2;
+		eq = strchr(name, '=');
+		has_value = eq != NULL;
+		value = has_value ? eq + 1 : NULL;
+		if (has_value) {
+			/* Our own copy: argv strings are the process's, and
+			 * /proc/PID/cmdline shows them; Go must see them intact
+			 * should we return. */
+			name = strndup(name, (size_t)(eq - name));
+			if (name == NULL)
+				return -1;
+		}
+		if (strcmp(name, "env-host") == 0 || strcmp(name, "keep-id") == 0) {
+			int v = has_value ? parse_bool(value) : 1;
+			if (v < 0)
+				return -1;
+			if (strcmp(name, "env-host") == 0)
+				o->env_host = v;
+			else
+				o->keep_id = v;
+			continue;
+		}
+		if (!has_value) {
+			if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0)
+				return -1;
+			value = argv[++i];
+		}
+		value = strdup(value);
+		if (value == NULL)
+			return -1;
+		if (strcmp(name, "bind") == 0 || strcmp(name, "ro-bind") == 0) {
+			if (add_bind(o, value, name[0] == 'r') < 0)
+				return -1;
+		} else if (strcmp(name, "env") == 0) {
+			if (o->nenv >= max_env)
+				return -1;
+			o->env[o->nenv++] = value;
+		} else if (strcmp(name, "hostname") == 0) {
+			o->hostname = value;
+		} else if (strcmp(name, "network") == 0) {
+			if (strcmp(value, "none") != 0)
+				return -1; /* bridge and host: the Go supervisor */
+		} else if (strcmp(name, "timeout") == 0) {
+			if ((o->timeout_ns = parse_duration(value)) < 0)
+				return -1;
+			o->timeout_text = value;
+		} else if (strcmp(name, "grace") == 0) {
+			if ((o->grace_ns = parse_duration(value)) < 0)
+				return -1;
+		} else {
+			return -1;
+		}
+	}
+	return o->ncmd > 0 && o->ncmd <= max_args ? 0 : -1;
+}
+
+/* ---- checks the Go code makes: a case it would refuse is its own ------------- */
+
+/* clean_abs_path: absolute and path.Clean'd ("/a/b", not "/a//b/", "/a/./b"). */
+static int clean_abs_path(const char *p)
+{
+	size_t n = strlen(p);
+	const char *s;
+
+	if (p[0] != '/' || n > max_path || (n > 1 && p[n - 1] == '/'))
+		return 0;
+	for (s = p; *s; s++) {
+		if (*s == '/' && (s[1] == '/' || (s[1] == '.' && (s[2] == '/' || s[2] == '\0')) ||
+				  (s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == '\0'))))
+			return 0;
+	}
+	return 1;
+}
+
+static int under(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+/* good_dst is pod.checkMountPath's acceptance for a clean path. */
+static int good_dst(const char *p)
+{
+	return clean_abs_path(p) && strcmp(p, "/") != 0 && !under(p, "/proc") && !under(p, "/sys") && !under(p, "/dev");
+}
+
+/* dns_label is pod's RFC 1123 label check of spec.hostname. */
+static int dns_label(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0 && i < n - 1)))
+			return 0;
+	}
+	return 1;
+}
+
+/* env_name_ok is pod's checkEnv for a name (and the value's length). */
+static int env_ok(const char *name, size_t nlen, const char *value)
+{
+	return nlen > 0 && nlen <= 4096 && nlen + 1 + strlen(value) < (size_t)max_arg_bytes;
+}
+
+/* ---- the container's environment (adhoc.go adhocEnv, containerEnv) ----- */
+
+struct envlist {
+	char *v[max_env + 8];
+	int n;
+};
+
+/* env_set is containerEnv's "a later duplicate wins, in place". */
+static int env_set(struct envlist *l, const char *name, size_t nlen, const char *value)
+{
+	char *kv;
+	int i;
+
+	if (!env_ok(name, nlen, value))
+		return -1;
+	if (asprintf(&kv, "%.*s=%s", (int)nlen, name, value) < 0)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		if (strncmp(l->v[i], name, nlen) == 0 && l->v[i][nlen] == '=') {
+			l->v[i] = kv;
+			return 0;
+		}
+	if (l->n >= max_env)
+		return -1;
+	l->v[l->n++] = kv;
+	return 0;
+}
+
+static int is_terminal(int fd)
+{
+	struct termios t;
+	return ioctl(fd, TCGETS, &t) == 0;
+}
+
+/*
+ * build_env is adhocEnv (the variables the caller passes) followed by
+ * containerEnv (the defaults for the names not passed, first).
+ */
+static int build_env(const struct opts *o, char **environ_, const char *hostname, int uid, struct envlist *out)
+{
+	struct envlist given = {{0}, 0};
+	static const char *const defaults[] = {"PATH", "HOSTNAME", "HOME"};
+	char **e;
+	int i;
+
+	if (o->env_host) {
+		for (e = environ_; *e != NULL; e++) {
+			char *eq = strchr(*e, '=');
+			size_t nlen = eq != NULL ? (size_t)(eq - *e) : strlen(*e);
+			if (nlen == 0 || strncmp(*e, "_SANDBOX_", 9) == 0)
+				continue;
+			if (given.n >= max_env)
+				return -1;
+			given.v[given.n++] = *e;
+		}
+	} else {
+		const char *v;
+		if ((v = getenv("PATH")) != NULL)
+			asprintf(&given.v[given.n++], "PATH=%s", v);
+		if ((v = getenv("TERM")) != NULL && is_terminal(0))
+			asprintf(&given.v[given.n++], "TERM=%s", v);
+		if ((v = getenv("HOME")) != NULL && o->keep_id)
+			asprintf(&given.v[given.n++], "HOME=%s", v);
+		for (i = 0; i < given.n; i++)
+			if (given.v[i] == NULL)
+				return -1;
+	}
+	for (i = 0; i < o->nenv; i++) {
+		if (given.n >= max_env)
+			return -1;
+		given.v[given.n++] = (char *)o->env[i];
+	}
+	out->n = 0;
+	for (i = 0; i < 3; i++) {
+		size_t nlen = strlen(defaults[i]);
+		int j, set = 0;
+		for (j = 0; j < given.n; j++)
+			if (strncmp(given.v[j], defaults[i], nlen) == 0 && (given.v[j][nlen] == '=' || given.v[j][nlen] == '\0'))
+				set = 1;
+		if (set)
+			continue;
+		if (i == 0 && env_set(out, "PATH", 4, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+			return -1;
+		if (i == 1 && env_set(out, "HOSTNAME", 8, hostname) < 0)
+			return -1;
+		if (i == 2 && env_set(out, "HOME", 4, uid == 0 ? "/root" : "/") < 0)
+			return -1;
+	}
+	for (i = 0; i < given.n; i++) {
+		char *eq = strchr(given.v[i], '=');
+		size_t nlen = eq != NULL ? (size_t)(eq - given.v[i]) : strlen(given.v[i]);
+		if (env_set(out, given.v[i], nlen, eq != NULL ? eq + 1 : "") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the working directory and the command's own directory -------------- */
+
+/* working_dir is os.Getwd: $PWD when it names the current directory. */
+static char *working_dir(void)
+{
+	const char *pwd = getenv("PWD");
+	struct stat a, b;
+
+	if (pwd != NULL && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(".", &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return strdup(pwd);
+	return getcwd(NULL, 0);
+}
+
+static int executable_file(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && !S_ISDIR(st.st_mode) && (st.st_mode & 0111) != 0;
+}
+
+/* clean_join is filepath.Abs for p (relative to cwd) and filepath.Clean. */
+static char *clean_join(const char *cwd, const char *p)
+{
+	char *joined, *out, *w;
+	const char *s;
+
+	if (asprintf(&joined, "%s/%s", p[0] == '/' ? "" : cwd, p) < 0)
+		return NULL;
+	out = malloc(strlen(joined) + 2);
+	if (out == NULL)
+		return NULL;
+	w = out;
+	for (s = joined; *s;) {
+		const char *e;
+		size_t n;
+
+		while (*s == '/')
+			s++;
+		e = strchrnul(s, '/');
+		n = (size_t)(e - s);
+		if (n == 0 || (n == 1 && s[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && s[0] == '.' && s[1] == '.') {
+			while (w > out && *--w != '/')
+				;
+		} else {
+			*w++ = '/';
+			memcpy(w, s, n);
+			w += n;
+		}
+		s = e;
+	}
+	if (w == out)
+		*w++ = '/';
+	*w = '\0';
+	free(joined);
+	return out;
+}
+
+/*
+ * command_dir is adhoc.go's rule for the command's own directory: found as
+ * exec.LookPath finds it (a relative PATH entry's result is an error
+ * there, so no bind), made absolute; bound read-only when a mount of the
+ * sandbox hides it (a `go test -exec` binary in /tmp). NULL: no bind.
+ */
+static char *command_dir(const char *cmd, const char *cwd)
+{
+	char *found = NULL, *abs, *slash;
+
+	if (strchr(cmd, '/') != NULL) {
+		if (executable_file(cmd))
+			found = strdup(cmd);
+	} else {
+		const char *path = getenv("PATH");
+		while (path != NULL) {
+			const char *e = strchrnul(path, ':');
+			size_t n = (size_t)(e - path);
+			if (n > 0 && path[0] == '/') {
+				char *cand;
+				if (asprintf(&cand, "%.*s/%s", (int)n, path, cmd) >= 0) {
+					if (executable_file(cand)) {
+						found = cand;
+						break;
+					}
+					free(cand);
+				}
+			} else if (n == 0 || path[0] != '/') {
+				/* "." or a relative entry: Go's LookPath returns
+				 * ErrDot for a match there: no bind. */
+				char *cand;
+				if (asprintf(&cand, "%.*s/%s", n == 0 ? 1 : (int)n, n == 0 ? "." : path, cmd) >= 0) {
+					int hit = executable_file(cand);
+					free(cand);
+					if (hit)
+						return NULL;
+				}
+			}
+			path = *e ? e + 1 : NULL;
+		}
+	}
+	if (found == NULL)
+		return NULL;
+	abs = clean_join(cwd, found);
+	free(found);
+	if (abs == NULL)
+		return NULL;
+	if (!(under(abs, "/tmp") || under(abs, "/dev") || under(abs, "/proc") || under(abs, "/sys"))) {
+		free(abs);
+		return NULL;
+	}
+	slash = strrchr(abs, '/');
+	if (slash == abs)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return abs;
+}
+
+/* ---- pod files (package podfiles) --------------------------------------- */
+
+static void hosts_file(struct buf *b, const char *hostname)
+{
+	puts_(b, "# Kubernetes-managed hosts file (generated by sandbox).\n"
+		 "127.0.0.1\tlocalhost\n"
+		 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+		 "fe00::0\tip6-localnet\n"
+		 "fe00::0\tip6-mcastprefix\n"
+		 "fe00::1\tip6-allnodes\n"
+		 "fe00::2\tip6-allrouters\n");
+	putf(b, "127.0.1.1\t%s\n", hostname);
+}
+
+/* word_list holds the fields of resolv.conf's lines. */
+struct word_list {
+	char *v[64];
+	int n;
+};
+
+static int contains(const struct word_list *l, const char *w)
+{
+	int i;
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], w) == 0)
+			return 1;
+	return 0;
+}
+
+static void add_new(struct word_list *l, const char *w)
+{
+	if (!contains(l, w) && l->n < 64)
+		l->v[l->n++] = strdup(w);
+}
+
+/* nameserver is netip.ParseAddr + the podfiles filter (no loopback, zone
+ * or unspecified address) + Addr.String; 0 to skip it. */
+static int nameserver(const char *s, char *out, size_t size)
+{
+	unsigned char a[16];
+
+	if (strchr(s, '%') != NULL)
+		return 0;
+	if (inet_pton(AF_INET, s, a) == 1) {
+		if (a[0] == 127 || (a[0] | a[1] | a[2] | a[3]) == 0)
+			return 0;
+		return inet_ntop(AF_INET, a, out, (socklen_t)size) != NULL;
+	}
+	if (inet_pton(AF_INET6, s, a) == 1) {
+		static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		int i, zero = 1;
+		for (i = 0; i < 16; i++)
+			zero &= a[i] == 0;
+		if (zero || (memcmp(a, v4mapped, 12) == 0 && (a[12] == 127 || (a[12] | a[13] | a[14] | a[15]) == 0)))
+			return 0;
+		for (i = 0; i < 15 && a[i] == 0; i++)
+			;
+		if (i == 15 && a[15] == 1)
+			return 0; /* ::1 */
+		return inet_ntop(AF_INET6, a, out, (socklen_t)size) != NULL;
+	}
+	return 0;
+}
+
+/* resolv_conf is podfiles.ResolvConf without dnsConfig (an ad-hoc pod has
+ * none): the host's nameservers, search and options. -1: Go decides (an
+ * unreadable file, a line we would not read as Go does). */
+static int resolv_conf(struct buf *b)
+{
+	struct word_list servers = {{0}, 0}, searches = {{0}, 0}, options = {{0}, 0};
+	char *data = NULL, *line, *save = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/etc/resolv.conf", "re");
+	int i;
+
+	if (f != NULL) {
+		ssize_t n = getdelim(&data, &cap, '\0', f);
+		fclose(f);
+		if (n < 0)
+			data = strdup("");
+		else if ((size_t)n != strlen(data))
+			return -1; /* a NUL inside */
+	} else if (errno == ENOENT) {
+		data = strdup("");
+	} else {
+		return -1;
+	}
+	if (data == NULL)
+		return -1;
+	for (line = strtok_r(data, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		struct word_list f = {{0}, 0};
+		char *cut = strpbrk(line, "#;"), *w, *wsave = NULL;
+		const unsigned char *u;
+
+		if (cut != NULL)
+			*cut = '\0';
+		for (u = (const unsigned char *)line; *u; u++)
+			if (*u >= 0x80)
+				return -1; /* strings.Fields splits on Unicode spaces too */
+		for (w = strtok_r(line, " \t\r\v\f", &wsave); w != NULL && f.n < 64; w = strtok_r(NULL, " \t\r\v\f", &wsave))
+			f.v[f.n++] = w;
+		if (f.n < 2)
+			continue;
+		if (strcmp(f.v[0], "nameserver") == 0) {
+			char addr[64];
+			if (nameserver(f.v[1], addr, sizeof(addr)))
+				add_new(&servers, addr);
+		} else if (strcmp(f.v[0], "search") == 0 || strcmp(f.v[0], "domain") == 0) {
+			searches.n = 0;
+			for (i = 1; i < f.n && searches.n < 64; i++)
+				searches.v[searches.n++] = strdup(f.v[i]);
+		} else if (strcmp(f.v[0], "options") == 0) {
+			for (i = 1; i < f.n; i++)
+				add_new(&options, f.v[i]);
+		}
+	}
+	puts_(b, "# Generated by sandbox from the host's resolv.conf and the pod's dnsConfig.\n");
+	for (i = 0; i < servers.n; i++)
+		putf(b, "nameserver %s\n", servers.v[i]);
+	if (searches.n > 0) {
+		puts_(b, "search");
+		for (i = 0; i < searches.n; i++) {
+			puts_(b, " ");
+			puts_(b, searches.v[i]);
+		}
+		puts_(b, "\n");
+	}
+	if (options.n > 0) {
+		puts_(b, "options");
+		for (i = 0; i < options.n; i++) {
+			puts_(b, " ");
+			puts_(b, options.v[i]);
+		}
+		puts_(b, "\n");
+	}
+	return 0;
+}
+
+/* ---- the plan: the records the Go supervisor would send ---------------- */
+
+struct plan {
+	struct buf records;
+	int uid, gid;    /* the caller's */
+	int keep_id;
+	int terminal;
+	char hostname[64];
+	const char *argv0;
+	long long timeout_ns, grace_s;
+	struct buf timeout_text;
+};
+
+/*
+ * make_plan builds adhocPod + the supervisor's containerConfig for this
+ * command line as records for the C init. It returns -1 when the Go code
+ * would refuse the case, word it differently or needs a closer look.
+ */
+static int make_plan(const struct opts *o, char **environ_, struct plan *pl)
+{
+	struct bindspec mounts[max_mounts];
+	struct envlist env;
+	struct buf hosts = {0}, hostname = {0}, resolv = {0};
+	char *cwd, *cmddir;
+	int nmounts = 0, i, j;
+	size_t total = 0;
+	struct stat st;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->uid = (int)geteuid();
+	pl->gid = (int)getegid();
+	pl->keep_id = o->keep_id;
+	pl->terminal = is_terminal(0);
+	pl->argv0 = o->cmd[0];
+	pl->timeout_ns = o->timeout_ns;
+	pl->grace_s = o->grace_ns / 1000000000LL; /* terminationGracePeriodSeconds */
+	if (o->timeout_text != NULL)
+		format_duration(&pl->timeout_text, (unsigned long long)o->timeout_ns);
+
+	for (i = 0; i < o->ncmd; i++) {
+		size_t n = strlen(o->cmd[i]);
+		if (n >= (size_t)max_arg_bytes)
+			return -1;
+		total += n + 1;
+	}
+	if (o->cmd[0][0] == '\0')
+		return -1;
+	if (o->hostname != NULL && o->hostname[0] != '\0') {
+		if (!dns_label(o->hostname))
+			return -1;
+		snprintf(pl->hostname, sizeof(pl->hostname), "%s", o->hostname);
+	} else {
+		unsigned char r[4];
+		if (getrandom(r, sizeof(r), 0) != sizeof(r))
+			return -1;
+		snprintf(pl->hostname, sizeof(pl->hostname), "run-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+	}
+
+	/* The mounts in adhocPod's order: the working directory, --bind,
+	 * --ro-bind, the command's own directory. */
+	cwd = working_dir();
+	if (cwd == NULL || cwd[0] != '/')
+		return -1;
+	if (strcmp(cwd, "/") != 0)
+		mounts[nmounts++] = (struct bindspec){cwd, cwd, 0};
+	for (i = 0; i < o->nbinds; i++)
+		if (!o->binds[i].ro)
+			mounts[nmounts++] = o->binds[i];
+	for (i = 0; i < o->nbinds; i++)
+		if (o->binds[i].ro)
+			mounts[nmounts++] = o->binds[i];
+	cmddir = command_dir(o->cmd[0], cwd);
+	if (cmddir != NULL)
+		mounts[nmounts++] = (struct bindspec){cmddir, cmddir, 1};
+	for (i = 0; i < nmounts; i++) {
+		/* Go validates hostPath and mountPath, refuses a duplicate
+		 * destination and a missing source: its messages. */
+		if (!clean_abs_path(mounts[i].src) || !good_dst(mounts[i].dst) || stat(mounts[i].src, &st) < 0)
+			return -1;
+		for (j = 0; j < i; j++)
+			if (strcmp(mounts[i].dst, mounts[j].dst) == 0)
+				return -1;
+	}
+
+	if (build_env(o, environ_, pl->hostname, o->keep_id ? pl->uid : 0, &env) < 0)
+		return -1;
+	for (i = 0; i < env.n; i++)
+		total += strlen(env.v[i]) + 1;
+	if (total > 2 * 1024 * 1024)
+		return -1; /* near the kernel's limit: Go words the refusal */
+
+	hosts_file(&hosts, pl->hostname);
+	putf(&hostname, "%s\n", pl->hostname);
+	if (resolv_conf(&resolv) < 0)
+		return -1;
+
+	{
+		struct buf *r = &pl->records;
+		uint32_t version = fast_format_version;
+		unsigned char sec[21];
+		uint32_t uid = o->keep_id ? (uint32_t)pl->uid : 0, gid = o->keep_id ? (uint32_t)pl->gid : 0;
+		uint64_t mask = (NCAPS >= 64) ? ~0ULL : ((1ULL << NCAPS) - 1);
+		uint32_t ncaps = NCAPS;
+
+		rec(r, 'V', &version, 4);
+		rec_str(r, 'n', "main");
+		for (i = 0; i < o->ncmd; i++)
+			rec_str(r, 'a', o->cmd[i]);
+		for (i = 0; i < env.n; i++)
+			rec_str(r, 'e', env.v[i]);
+		rec_str(r, 'w', cwd);
+		if (!o->keep_id)
+			rec(r, 'R', NULL, 0);
+		rec_str(r, 'H', pl->hostname);
+		/* The host root's mount point, in the container's own mount
+		 * namespace only (the Go path uses a directory of its state). */
+		rec_str(r, 's', "/tmp");
+		for (i = 0; i < nmounts; i++) {
+			struct buf b = {0};
+			char ro = (char)mounts[i].ro;
+			put(&b, &ro, 1);
+			puts_(&b, mounts[i].src);
+			put(&b, "", 1);
+			puts_(&b, mounts[i].dst);
+			if (b.oom)
+				return -1;
+			rec(r, 'b', b.p, b.len);
+			free(b.p);
+		}
+		{
+			const struct {
+				const char *dst;
+				struct buf *data;
+			} files[] = {{"/etc/hosts", &hosts}, {"/etc/hostname", &hostname}, {"/etc/resolv.conf", &resolv}};
+			for (i = 0; i < 3; i++) {
+				struct buf b = {0};
+				puts_(&b, files[i].dst);
+				put(&b, "", 1);
+				if (files[i].data->len > 0)
+					put(&b, files[i].data->p, files[i].data->len);
+				if (b.oom || files[i].data->oom)
+					return -1;
+				rec(r, 'P', b.p, b.len);
+				free(b.p);
+			}
+		}
+		memcpy(sec, &uid, 4);
+		memcpy(sec + 4, &gid, 4);
+		memcpy(sec + 8, &mask, 8);
+		sec[16] = 0; /* no_new_privs: privileged, as adhocPod asks */
+		memcpy(sec + 17, &ncaps, 4);
+		rec(r, 'S', sec, sizeof(sec));
+		for (i = 0; i < NCAPS; i++)
+			rec_str(r, 'c', cap_names[i]);
+		rec(r, 'Z', NULL, 0);
+		if (r->oom || pl->timeout_text.oom)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- running it -------------------------------------------------------- */
+
+/* fail prints "sandbox: error: ..." as the CLI prints the Go path's errors
+ * and exits with code. */
+static __attribute__((noreturn)) void fail(int code, const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	write_all(2, "sandbox: error: ", 16);
+	write_all(2, line, (size_t)n);
+	_exit(code);
+}
+
+/* exiting is state.Exiting: pid is gone, a zombie, or in do_exit. */
+static int exiting(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags = 0;
+	char st = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* ") S ppid pgrp session tty_nr tpgid flags" */
+	if (p == NULL || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &st, &flags) != 2)
+		return 1;
+	return st == 'Z' || st == 'X' || (flags & 0x4) != 0; /* PF_EXITING */
+}
+
+/* reap_quietly kills and reaps a child we made before returning to Go. */
+static void reap_quietly(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* read_line reads one protocol line ("pid N", "ok", "error ...") from fd;
+ * 0 at EOF. */
+static int read_line(int fd, char *out, size_t size)
+{
+	size_t n = 0;
+
+	while (n + 1 < size) {
+		ssize_t r = read(fd, out + n, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (out[n] == '\n')
+			break;
+		n++;
+	}
+	out[n] = '\0';
+	return n > 0;
+}
+
+/*
+ * run starts and supervises the pod. It returns (to Go) only when nothing
+ * of the pod was left running and nothing was printed.
+ */
+static void run(struct plan *pl, const sigset_t *orig)
+{
+	int psync[2], pwait[2], csync[2], ready[2];
+	int pidfd = -1, status, pause_status = 0, code = -1, timed_out = 0, stopping = 0;
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS;
+	pid_t pause, pause_pid, pause_died = 0, joiner, container = -1;
+	char line[4096], map[64];
+	long long deadline = -1;
+	sigset_t waitset;
+
+	if (pipe2(psync, O_CLOEXEC) < 0 || pipe2(pwait, O_CLOEXEC) < 0)
+		return;
+	/* The pause, as spawn_pause makes it for the Go supervisor. */
+	pause = (pid_t)syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
+	if (pause < 0)
+		goto undo_pipes; /* Go explains (user namespaces disabled, ...) */
+	if (pause == 0) {
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		sandbox_exec_pause(psync[1], pwait[0]);
+		_exit(125);
+	}
+	pause_pid = pause;
+	close(psync[1]);
+	close(pwait[0]);
+	/* One id, like unshare -r: the caller is root inside, or itself
+	 * (--keep-id). Only a process outside the new namespace may write them. */
+	snprintf(line, sizeof(line), "/proc/%d/setgroups", (int)pause);
+	if (sandbox_write_file(line, "deny") < 0)
+		goto undo_pause;
+	snprintf(line, sizeof(line), "/proc/%d/gid_map", (int)pause);
+	snprintf(map, sizeof(map), "%d %d 1", pl->keep_id ? pl->gid : 0, pl->gid);
+	if (sandbox_write_file(line, map) < 0)
+		goto undo_pause;
+	snprintf(line, sizeof(line), "/proc/%d/uid_map", (int)pause);
+	snprintf(map, sizeof(map), "%d %d 1", pl->keep_id ? pl->uid : 0, pl->uid);
+	if (sandbox_write_file(line, map) < 0)
+		goto undo_pause;
+	close(pwait[1]); /* the pause may go on */
+	pwait[1] = -1;
+
+	if (pipe2(csync, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+		goto undo_pause;
+	/* The joiner: setns into the pod, then the container as our child
+	 * (the PID namespace applies to children only). */
+	joiner = fork();
+	if (joiner < 0)
+		goto undo_pause;
+	if (joiner == 0) {
+		pid_t child;
+
+		close(csync[0]);
+		close(ready[1]);
+		if (setns(pidfd, (int)flags) < 0)
+			_exit(125);
+		child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+		if (child < 0)
+			_exit(125);
+		if (child > 0) {
+			dprintf(csync[1], "pid %d\n", (int)child);
+			_exit(0);
+		}
+		/* The container: dies with us, the supervisor (our parent now). */
+		close(csync[1]);
+		close(pidfd);
+		close(psync[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			_exit(125);
+		/* A process group of its own, the terminal's foreground one when
+		 * there is a terminal: Ctrl-C reaches the command directly
+		 * (SIGTTOU is blocked here, inherited from us). */
+		setpgid(0, 0);
+		if (pl->terminal)
+			tcsetpgrp(0, getpid());
+		if (unshare(CLONE_NEWNS) < 0)
+			fail(125, "container \"main\": unshare mount namespace: %s", strerror(errno));
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		sandbox_cinit_fast(pl->records.p, pl->records.len, ready[0], "sandbox: error: container \"main\"");
+	}
+	close(csync[1]);
+	close(ready[0]);
+	if (read_line(csync[0], line, sizeof(line)) && sscanf(line, "pid %d", &container) == 1 && container > 0) {
+		/* started */
+	}
+	close(csync[0]);
+	while (waitpid(joiner, &status, 0) < 0 && errno == EINTR)
+		;
+	if (container <= 0) {
+		close(ready[1]);
+		goto undo_pause; /* nothing ran: Go tries and explains */
+	}
+	close(pidfd);
+
+	/* The pause says "ok" once non-dumpable, its capabilities dropped. */
+	if (!read_line(psync[0], line, sizeof(line)) || strcmp(line, "ok") != 0) {
+		reap_quietly(container);
+		reap_quietly(pause);
+		fail(125, "start the pod's pause: %s", strncmp(line, "error ", 6) == 0 ? line + 6 : "it exited");
+	}
+	close(psync[0]);
+	close(ready[1]); /* EOF: the container execs the command */
+
+	if (pl->timeout_ns > 0)
+		deadline = now_ns() + pl->timeout_ns;
+	sigemptyset(&waitset);
+	sigaddset(&waitset, SIGCHLD);
+	sigaddset(&waitset, SIGINT);
+	sigaddset(&waitset, SIGTERM);
+	sigaddset(&waitset, SIGHUP);
+	sigaddset(&waitset, SIGQUIT);
+	sigaddset(&waitset, SIGUSR1);
+	sigaddset(&waitset, SIGUSR2);
+	while (code < 0) {
+		struct timespec ts, *tsp = NULL;
+		siginfo_t si;
+		int sig;
+
+		if (deadline >= 0) {
+			long long left = deadline - now_ns();
+			if (left < 0)
+				left = 0;
+			ts.tv_sec = (time_t)(left / 1000000000LL);
+			ts.tv_nsec = (long)(left % 1000000000LL);
+			tsp = &ts;
+		}
+		sig = sigtimedwait(&waitset, &si, tsp);
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig < 0 && errno == EAGAIN) {
+			/* The timeout, then the grace period, ran out. */
+			if (!stopping) {
+				timed_out = stopping = 1;
+				kill(container, SIGTERM);
+				deadline = now_ns() + pl->grace_s * 1000000000LL;
+			} else {
+				kill(container, SIGKILL); /* the pause goes once it is reaped */
+				deadline = -1;
+			}
+			continue;
+		}
+		if (sig != SIGCHLD) {
+			kill(container, sig);
+			continue;
+		}
+		for (;;) {
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+			if (pid <= 0)
+				break;
+			if (pid == container) {
+				code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			} else if (pid == pause) {
+				pause_status = status;
+				pause = -1;
+			}
+		}
+		/* A pause killed from outside takes the command with it (the
+		 * kernel kills its PID namespace); either exit may come first. */
+		if (pause < 0 && code < 0)
+			kill(container, SIGKILL);
+	}
+	if (pause > 0 && code == 128 + SIGKILL && exiting(pause)) {
+		while (waitpid(pause, &pause_status, 0) < 0 && errno == EINTR)
+			;
+		pause_died = pause;
+		pause = -1;
+	} else if (pause < 0) {
+		pause_died = pause_pid;
+	}
+	if (pause_died > 0) {
+		if (pl->terminal)
+			tcsetpgrp(0, getpgrp());
+		if (WIFSIGNALED(pause_status)) {
+			/* Go's "signal: killed": strsignal's text, lower case first. */
+			char name[64];
+			snprintf(name, sizeof(name), "%s", strsignal(WTERMSIG(pause_status)));
+			name[0] = (char)tolower((unsigned char)name[0]);
+			fail(137, "pod sandbox died: pause (pid %d) signal: %s; every container was killed with it", (int)pause_died, name);
+		}
+		fail(137, "pod sandbox died: pause (pid %d) exited with status %d; every container was killed with it", (int)pause_died,
+		     WEXITSTATUS(pause_status));
+	}
+	if (pause > 0)
+		reap_quietly(pause);
+	if (pl->terminal)
+		tcsetpgrp(0, getpgrp()); /* SIGTTOU still blocked */
+	if (timed_out) {
+		write_all(2, "sandbox: error: ", 16);
+		write_all(2, pl->argv0, strlen(pl->argv0));
+		write_all(2, " timed out after ", 17);
+		write_all(2, pl->timeout_text.p, pl->timeout_text.len);
+		write_all(2, "\n", 1);
+		_exit(124);
+	}
+	_exit(code);
+
+undo_pause:
+	reap_quietly(pause);
+	close(psync[0]);
+	if (pwait[1] >= 0)
+		close(pwait[1]);
+	if (pidfd >= 0)
+		close(pidfd);
+	return;
+undo_pipes:
+	close(psync[0]);
+	close(psync[1]);
+	close(pwait[0]);
+	close(pwait[1]);
+}
+
+/*
+ * sandbox_fastrun is called by the constructor of a process without a role.
+ * It returns when the command line is not one it runs; otherwise it exits.
+ */
+void sandbox_fastrun(int argc, char **argv)
+{
+	const char *off = getenv("SANDBOX_FASTPATH");
+	struct opts o;
+	struct plan pl;
+	sigset_t block, orig;
+
+	if (argc < 4 || argv == NULL || strcmp(argv[1], "run") != 0)
+		return;
+	if (off != NULL && strcmp(off, "0") == 0)
+		return;
+	/* Root gets no user namespace by default: the Go supervisor's case. */
+	if (geteuid() == 0)
+		return;
+	if (parse(argc, argv, &o) < 0 || make_plan(&o, environ, &pl) < 0)
+		return;
+	/* Signals to forward, SIGCHLD, and SIGTTOU (giving the terminal to
+	 * the command and taking it back) are taken synchronously. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGTTOU);
+	if (sigprocmask(SIG_BLOCK, &block, &orig) < 0)
+		return;
+	run(&pl, &orig);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+}
