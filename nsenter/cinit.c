@@ -1596,6 +1596,13 @@ static void setup_rootfs(void)
 		fail_setup();
 	}
 	explain("mount(\"\", \"/\", MS_REC|MS_PRIVATE): nothing mounted from now on propagates out of this mount namespace");
+	/* Every bind source is opened before the new root is attached on
+	 * Scratch, which may hide a source's host path (the fast path's
+	 * Scratch is /tmp). One that fails now is opened again, and its error
+	 * reported, when its turn comes. */
+	for (i = 0; i < cfg.nbinds; i++)
+		if (cfg.binds[i].fd < 0)
+			cfg.binds[i].fd = open(cfg.binds[i].src, O_PATH | O_CLOEXEC);
 	root = bind_root();
 	if (host)
 		explain("open_tree(\"/\", OPEN_TREE_CLONE|AT_RECURSIVE), mount_setattr(MOUNT_ATTR_RDONLY, AT_RECURSIVE), move_mount to %s: the host root, read-only, is the new root", cfg.scratch);

@@ -64,7 +64,7 @@
 /* nsenter.c */
 void write_all(int fd, const char *buf, size_t len);
 int sandbox_write_file(const char *path, const char *data);
-void sandbox_exec_pause(int psync, int pwait);
+void sandbox_pause_inplace(int psync, int pwait) __attribute__((noreturn));
 /* cinit.c */
 void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix) __attribute__((noreturn));
 
@@ -1065,10 +1065,10 @@ static int read_line(int fd, char *out, size_t size)
  */
 static void run(struct plan *pl, const sigset_t *orig)
 {
-	int psync[2], pwait[2], csync[2], ready[2];
+	int psync[2], pwait[2], ready[2];
 	int pidfd = -1, status, pause_status = 0, code = -1, timed_out = 0, stopping = 0;
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS;
-	pid_t pause, pause_pid, pause_died = 0, joiner, container = -1;
+	pid_t pause, pause_pid, pause_died = 0, container = -1;
 	char line[4096], map[64];
 	long long deadline = -1;
 	sigset_t waitset;
@@ -1081,8 +1081,7 @@ static void run(struct plan *pl, const sigset_t *orig)
 		goto undo_pipes; /* Go explains (user namespaces disabled, ...) */
 	if (pause == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		sandbox_exec_pause(psync[1], pwait[0]);
-		_exit(125);
+		sandbox_pause_inplace(psync[1], pwait[0]);
 	}
 	pause_pid = pause;
 	close(psync[1]);
@@ -1103,31 +1102,25 @@ static void run(struct plan *pl, const sigset_t *orig)
 	close(pwait[1]); /* the pause may go on */
 	pwait[1] = -1;
 
-	if (pipe2(csync, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-		goto undo_pause;
-	/* The joiner: setns into the pod, then the container as our child
-	 * (the PID namespace applies to children only). */
-	joiner = fork();
-	if (joiner < 0)
-		goto undo_pause;
-	if (joiner == 0) {
-		pid_t child;
-
-		close(csync[0]);
-		close(ready[1]);
-		if (setns(pidfd, (int)flags) < 0)
-			_exit(125);
-		child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-		if (child < 0)
-			_exit(125);
-		if (child > 0) {
-			dprintf(csync[1], "pid %d\n", (int)child);
-			_exit(0);
-		}
-		/* The container: dies with us, the supervisor (our parent now). */
-		close(csync[1]);
-		close(pidfd);
+	/* Into the pod: its user namespace first (one call), whose
+	 * capabilities let us join the others. From here on this process is
+	 * in the pod's namespaces and never returns to Go. It stays in the
+	 * host's PID namespace (setns into a PID namespace applies to
+	 * children) and mount namespace, and is non-dumpable: nothing in the
+	 * pod can reach it. */
+	if (pipe2(ready, O_CLOEXEC) < 0 || setns(pidfd, (int)flags) < 0)
+		goto undo_pause; /* nothing ran: Go tries and explains */
+	close(pidfd);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	container = fork();
+	if (container < 0) {
+		reap_quietly(pause);
+		fail(125, "container \"main\": fork: %s", strerror(errno));
+	}
+	if (container == 0) {
+		/* The container: dies with us, its supervisor. */
 		close(psync[0]);
+		close(ready[1]);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			_exit(125);
 		/* A process group of its own, the terminal's foreground one when
@@ -1141,19 +1134,7 @@ static void run(struct plan *pl, const sigset_t *orig)
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		sandbox_cinit_fast(pl->records.p, pl->records.len, ready[0], "sandbox: error: container \"main\"");
 	}
-	close(csync[1]);
 	close(ready[0]);
-	if (read_line(csync[0], line, sizeof(line)) && sscanf(line, "pid %d", &container) == 1 && container > 0) {
-		/* started */
-	}
-	close(csync[0]);
-	while (waitpid(joiner, &status, 0) < 0 && errno == EINTR)
-		;
-	if (container <= 0) {
-		close(ready[1]);
-		goto undo_pause; /* nothing ran: Go tries and explains */
-	}
-	close(pidfd);
 
 	/* The pause says "ok" once non-dumpable, its capabilities dropped. */
 	if (!read_line(psync[0], line, sizeof(line)) || strcmp(line, "ok") != 0) {

@@ -472,14 +472,11 @@ static void drop_capabilities(int sync_fd)
 		fail(sync_fd, "drop capabilities");
 }
 
-static void run_pause(void)
+static void pause_with(int sync_fd, int wait_fd)
 {
-	int sync_fd = env_int("_SANDBOX_SYNC_FD", -1);
 	struct sigaction sa;
 	sigset_t wait;
 	int sig;
-
-	int wait_fd = env_int("_SANDBOX_WAIT_FD", -1);
 	char c;
 
 	prctl(PR_SET_NAME, "pause", 0, 0, 0);
@@ -533,6 +530,11 @@ static void run_pause(void)
 			_exit(0);
 	}
 #endif
+}
+
+static void run_pause(void)
+{
+	pause_with(env_int("_SANDBOX_SYNC_FD", -1), env_int("_SANDBOX_WAIT_FD", -1));
 }
 
 /* ---- shared steps ----------------------------------------------------- */
@@ -655,19 +657,18 @@ fail:
 }
 
 /*
- * exec_pause runs in the child spawn_pause cloned: it becomes the pause
- * (role pause, with psync and pwait as its descriptors 3 and 4) holding
- * nothing else of ours: the join's pipes and the container's output are
- * closed, 0-2 are /dev/null, as for the pause the supervisor starts itself.
+ * pause_descriptors gives the pause psync and pwait as its descriptors 3
+ * and 4 and nothing else of ours: the supervisor's or the join's pipes and
+ * the container's output are closed, 0-2 are /dev/null. It also makes it
+ * die with its parent, in a session of its own.
  */
-static void exec_pause(int psync, int pwait)
+static void pause_descriptors(int psync, int pwait)
 {
-	char *argv[] = {"pause", NULL};
-	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", "_SANDBOX_WAIT_FD=4", NULL};
 	int hs, hw, devnull;
 
-	/* Our parent is the supervisor's thread that started the join
-	 * (CLONE_PARENT), which stays alive as long as the pod: die with it. */
+	/* Our parent (the supervisor's thread that started the join, with
+	 * CLONE_PARENT, or the fast path's supervisor) stays alive as long
+	 * as the pod: die with it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(psync, "set the pause's parent death signal");
 	/* A session of its own: a Ctrl-C on the terminal is for the
@@ -687,8 +688,81 @@ static void exec_pause(int psync, int pwait)
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 		fail(3, "open /dev/null for the pause");
 	close(devnull);
+}
+
+/*
+ * exec_pause runs in the child spawn_pause cloned: it becomes the pause
+ * (role pause, with psync and pwait as its descriptors 3 and 4) holding
+ * nothing else of ours: the join's pipes and the container's output are
+ * closed, 0-2 are /dev/null, as for the pause the supervisor starts itself.
+ */
+static void exec_pause(int psync, int pwait)
+{
+	char *argv[] = {"pause", NULL};
+	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", "_SANDBOX_WAIT_FD=4", NULL};
+
+	pause_descriptors(psync, pwait);
 	execve("/proc/self/exe", argv, envp);
 	fail(3, "exec the pause");
+}
+
+/*
+ * retitle makes /proc/PID/cmdline read "pause", as for an exec'd pause,
+ * without an exec: the argument and environment strings (the kernel's
+ * arg_start..env_end, fields 48-51 of /proc/self/stat) are zeroed, "pause"
+ * written at the start, and the last byte of the argument area made
+ * non-NUL, which tells the kernel to read the title up to its first NUL
+ * (setproctitle's convention, fs/proc/base.c get_mm_proctitle). The
+ * caller's environment is gone from the process's memory with it.
+ */
+static void retitle(void)
+{
+	static const char title[] = "pause";
+	char buf[2048], *p;
+	unsigned long as = 0, ae = 0, es = 0, ee = 0;
+	ssize_t n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return;
+	/* p + 2 is field 3; fields 48-51 follow 45 more. */
+	for (p += 2, field = 3; field < 48 && p != NULL; field++) {
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	if (p == NULL || sscanf(p, "%lu %lu %lu %lu", &as, &ae, &es, &ee) != 4)
+		return;
+	if (as == 0 || ae < as + sizeof(title) + 1 || es < ae || ee < es || ee - as > (1UL << 24))
+		return;
+	memset((void *)as, 0, ee - as);
+	memcpy((void *)as, title, sizeof(title));
+	((char *)ae)[-1] = ' ';
+}
+
+/*
+ * sandbox_pause_inplace makes the calling process, cloned into the pod's
+ * new namespaces by `sandbox run -- CMD`'s fast path (fastrun.c), the pause
+ * without executing anything: one exec less on the start's critical path.
+ * It is the same pause (pause_with: the same waits, reports, signals,
+ * capabilities, and the same shed address space of 4 kB) as an exec'd one.
+ * Its memory, the fast path's copy until shed() unmaps it, was made in the
+ * host's user namespace: non-dumpable, nothing in the pod may read it.
+ */
+void sandbox_pause_inplace(int psync, int pwait)
+{
+	pause_descriptors(psync, pwait);
+	retitle();
+	pause_with(3, 4);
+	_exit(125);
 }
 
 /*
@@ -1003,10 +1077,6 @@ int sandbox_write_file(const char *path, const char *data)
 	return write_file(path, data);
 }
 
-void sandbox_exec_pause(int psync, int pwait)
-{
-	exec_pause(psync, pwait);
-}
 
 /* glibc passes a constructor main's argc and argv. */
 __attribute__((constructor)) static void sandbox_nsenter(int argc, char **argv)

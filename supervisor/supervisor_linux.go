@@ -388,7 +388,8 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 	if err := os.Mkdir(s.state.Path("shm"), 0o700); err != nil {
 		return ExitSandboxFailed, fmt.Errorf("create shm: %w", err)
 	}
-	if err := os.Chmod(s.state.Path("shm"), 0o1777); err != nil {
+	// os.Chmod takes os.FileMode, where the sticky bit is ModeSticky, not 0o1000.
+	if err := os.Chmod(s.state.Path("shm"), 0o777|os.ModeSticky); err != nil {
 		return ExitSandboxFailed, fmt.Errorf("create shm: %w", err)
 	}
 	if err := s.shareStateWithMappedRoot(); err != nil {

@@ -38,7 +38,7 @@ func BusyboxRootfs(t testing.TB) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o777|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
 	if err := CopyFile(filepath.Join(root, "bin", "busybox"), BusyboxPath, 0o755); err != nil {
