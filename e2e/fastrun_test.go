@@ -178,6 +178,17 @@ func TestRunCommandFastPathStartsNoGoRuntime(t *testing.T) {
 					t.Errorf("pause private memory %d kB, want at most 8", private)
 				}
 			}
+			// kill -9 of the CLI: the pause dies by its parent-death
+			// signal and takes the command with it (the case's leak check
+			// then finds no process of the pod).
+			p := c.startArgs([]string{"run", "--hostname", c.pod, "--", "sh", "-c", "echo started; exec sleep 30"}, runOpts{dir: work})
+			p.waitOutput("started", 10*time.Second)
+			c.findPause(p, 5*time.Second)
+			p.signal(9)
+			c.expectCode(p.wait(), 137)
+			if left := c.waitNoPodProcs(c.pod, 2*time.Second); len(left) > 0 {
+				t.Errorf("kill -9 of sandbox left processes of the pod:\n%s", describeProcs(left))
+			}
 		})
 	}
 }
