@@ -571,10 +571,17 @@ static char *working_dir(void)
 	return getcwd(NULL, 0);
 }
 
+/* executable_file is os/exec's findExecutable: not a directory, and
+ * eaccess(X_OK), or the mode bits where eaccess is refused. */
 static int executable_file(const char *p)
 {
 	struct stat st;
-	return stat(p, &st) == 0 && !S_ISDIR(st.st_mode) && (st.st_mode & 0111) != 0;
+
+	if (stat(p, &st) < 0 || S_ISDIR(st.st_mode))
+		return 0;
+	if (faccessat(AT_FDCWD, p, X_OK, AT_EACCESS) == 0)
+		return 1;
+	return (errno == ENOSYS || errno == EPERM) && (st.st_mode & 0111) != 0;
 }
 
 /* clean_join is filepath.Abs for p (relative to cwd) and filepath.Clean. */
@@ -1065,7 +1072,7 @@ static int read_line(int fd, char *out, size_t size)
  */
 static void run(struct plan *pl, const sigset_t *orig)
 {
-	int psync[2], pwait[2], ready[2];
+	int psync[2], pwait[2], ready[2] = {-1, -1};
 	int pidfd = -1, status, pause_status = 0, code = -1, timed_out = 0, stopping = 0;
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS;
 	pid_t pause, pause_pid, pause_died = 0, container = -1;
@@ -1240,6 +1247,10 @@ static void run(struct plan *pl, const sigset_t *orig)
 
 undo_pause:
 	reap_quietly(pause);
+	if (ready[0] >= 0) {
+		close(ready[0]);
+		close(ready[1]);
+	}
 	close(psync[0]);
 	if (pwait[1] >= 0)
 		close(pwait[1]);
@@ -1270,6 +1281,10 @@ void sandbox_fastrun(int argc, char **argv)
 		return;
 	/* Root gets no user namespace by default: the Go supervisor's case. */
 	if (geteuid() == 0)
+		return;
+	/* A closed standard descriptor would be taken by our pipes (and
+	 * passed to the command): Go opens /dev/null for it. */
+	if (fcntl(0, F_GETFD) < 0 || fcntl(1, F_GETFD) < 0 || fcntl(2, F_GETFD) < 0)
 		return;
 	if (parse(argc, argv, &o) < 0 || make_plan(&o, environ, &pl) < 0)
 		return;

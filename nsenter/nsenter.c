@@ -472,6 +472,20 @@ static void drop_capabilities(int sync_fd)
 		fail(sync_fd, "drop capabilities");
 }
 
+/* has_uid_map reports whether our user namespace has an id map yet. */
+static int has_uid_map(void)
+{
+	char c;
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 1; /* no /proc: cannot tell; the maps' writer reports */
+	n = read(fd, &c, 1);
+	close(fd);
+	return n == 1;
+}
+
 static void pause_with(int sync_fd, int wait_fd)
 {
 	struct sigaction sa;
@@ -486,6 +500,11 @@ static void pause_with(int sync_fd, int wait_fd)
 		while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
 			;
 		close(wait_fd);
+		/* EOF also comes when the writer died first (before our
+		 * parent-death signal was set, say): without a map, there is
+		 * no pod to hold. */
+		if (!has_uid_map())
+			_exit(125);
 	}
 	/* The pause runs the sandbox binary: keep other pod processes from
 	 * reading its memory or opening /proc/1/exe (CVE-2019-5736 shape). */
