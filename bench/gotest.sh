@@ -45,7 +45,17 @@ hyperfine -N --warmup 2 --runs 10 --export-json "$dest/gotest.json" \
 	-n 'go test' 'go test -count=1 -p 1 ./...' \
 	-n "go test -exec 'unshare -Urn'" "go test -count=1 -p 1 -exec 'unshare -Urn' ./..." \
 	-n "go test -exec 'sandbox run --'" "go test -count=1 -p 1 -exec '$bin run --' ./..." >/dev/null
-python3 - "$dest/gotest.json" "$N" > "$dest/gotest.md" <<'PY'
+# The same overhead on one test binary, without go test's own work (about
+# 100 ms per package, whose noise is larger than the overhead itself): the
+# binary run as go test runs it (in its package directory, -test.count=1),
+# bare and under each -exec wrapper.
+go test -c -o "$mod/p1.test" ./p1 >/dev/null
+cd "$mod/p1"
+hyperfine -N --warmup 5 --runs "${RUNS:-60}" --export-json "$dest/gotest-binary.json" \
+	-n 'p1.test' "$mod/p1.test -test.count=1" \
+	-n 'unshare -Urn p1.test' "unshare -Urn $mod/p1.test -test.count=1" \
+	-n 'sandbox run -- p1.test' "$bin run -- $mod/p1.test -test.count=1" >/dev/null
+python3 - "$dest/gotest.json" "$N" "$dest/gotest-binary.json" > "$dest/gotest.md" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]; n = int(sys.argv[2])
 base = r[0]["median"]
@@ -55,6 +65,15 @@ print("|---|---|---|---|")
 for x in r:
     print(f"| {x['command']} | {x['median']*1000:.0f} ms | {x['min']*1000:.0f}–{x['max']*1000:.0f} ms | {(x['median']-base)/n*1000:.1f} ms |")
 u = (r[1]["median"] - base) / n; s = (r[2]["median"] - base) / n
-print(f"\nsandbox's per-binary overhead is {s/u:.1f}× unshare -Urn's.")
+print(f"\nsandbox's per-binary overhead is {s/u:.1f}× unshare -Urn's (go test's own time per package is the noise here).")
+b = json.load(open(sys.argv[3]))["results"]
+bare = b[0]["median"]
+print(f"\n## one test binary, bare and under each wrapper (medians of {len(b[0]['times'])} runs)\n")
+print("| command | median | min–max | overhead |")
+print("|---|---|---|---|")
+for x in b:
+    print(f"| {x['command']} | {x['median']*1000:.2f} ms | {x['min']*1000:.2f}–{x['max']*1000:.2f} ms | {(x['median']-bare)*1000:.2f} ms |")
+u = b[1]["median"] - bare; s = b[2]["median"] - bare
+print(f"\nsandbox's overhead per test binary is {s/u:.2f}× unshare -Urn's (goal: ≤ 2×).")
 PY
 rm -rf "$mod"
