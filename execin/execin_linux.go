@@ -305,12 +305,21 @@ func encodeC(spec *Spec) ([]byte, error) {
 		}
 		if id.Seccomp {
 			var err error
-			if prog, err = containerinit.SeccompProgram(capabilityNames(id.Bounding)); err != nil {
+			if prog, err = SeccompProgram(id.Bounding); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return containerinit.EncodeCExec(spec.Argv, spec.Env, spec.Dir, cid, prog)
+}
+
+// SeccompProgram is the seccomp program an exec'd command gets when the
+// container process it joins runs under a filter: sandbox's default profile
+// for that process's bounding set (the C records' 'F'). The supervisor
+// writes the same program into the pod's fast exec file (nsenter/fastexec.c)
+// for the bounding set it gave the container.
+func SeccompProgram(bounding uint64) ([]byte, error) {
+	return containerinit.SeccompProgram(capabilityNames(bounding))
 }
 
 // consoleChildClose closes our copy of the child's console socket end, so

@@ -111,6 +111,8 @@ enum { cinit_version = 3 };
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+#include "fastexec.h"
+
 /* nsenter.c */
 int env_int(const char *name, int fallback);
 void write_all(int fd, const char *buf, size_t len);
@@ -156,6 +158,10 @@ static struct {
 } cfg;
 
 static int err_fd = -1, explain_fd = -1;
+
+/* plain_failure: failures go to err_fd as "CODE\nMESSAGE" rather than
+ * Failure JSON, for the CLI process that reads them (fastexec.c). */
+static int plain_failure;
 
 /* Failures without an error pipe go to stderr under this name. */
 static const char *who = "sandbox init";
@@ -246,6 +252,10 @@ static __attribute__((noreturn)) void die(int code)
 		wrap("%s", fail_prefix);
 	if (err_fd < 0) {
 		dprintf(2, "%s: %s\n", who, msg);
+		_exit(code);
+	}
+	if (plain_failure) {
+		dprintf(err_fd, "%d\n%s", code, msg);
 		_exit(code);
 	}
 	p += sprintf(p, "{\"code\":%d,\"message\":\"", code);
@@ -2062,10 +2072,10 @@ static int read_records(const char *env)
  * --explain lines to _SANDBOX_EXEC_EXPLAIN_FD. It returns only when the
  * caller sent a Go config after all ('G').
  */
+static __attribute__((noreturn)) void cexec_run(void);
+
 void sandbox_cexec(void)
 {
-	const char *dir, *path;
-
 	who = "sandbox exec";
 	cfg.exec = 1; /* messages before the records say "exec" */
 	err_fd = env_fd("_SANDBOX_EXEC_ERROR_FD");
@@ -2080,6 +2090,14 @@ void sandbox_cexec(void)
 		setmsg("decode container config: not an exec config");
 		fail_setup();
 	}
+	cexec_run();
+}
+
+/* cexec_run is sandbox_cexec once cfg holds the exec's config. */
+static __attribute__((noreturn)) void cexec_run(void)
+{
+	const char *dir, *path;
+
 	if (cfg.argv.n == 0) {
 		setmsg("exec: empty command");
 		fail_setup();
@@ -2104,6 +2122,41 @@ void sandbox_cexec(void)
 	}
 	path = look_path(cfg.argv.v[0]);
 	exec_workload(path);
+}
+
+/*
+ * sandbox_cexec_direct is sandbox_cexec for `sandbox exec` run from the
+ * CLI's constructor (fastexec.c): the caller built the config itself, from
+ * the same sources as the Go code that encodes the records (execin.Start,
+ * cmd/sandbox/exec.go), and reads failures as "CODE\nMESSAGE" on err. It
+ * never returns.
+ */
+void sandbox_cexec_direct(const struct cexec_direct *d)
+{
+	who = "sandbox exec";
+	cfg.exec = cfg.xrec = 1;
+	plain_failure = 1;
+	err_fd = d->err_fd;
+	cfg.name = "";
+	cfg.argv.v = d->argv;
+	cfg.argv.n = d->argc;
+	cfg.env.v = d->env;
+	cfg.env.n = d->nenv;
+	cfg.workdir = (char *)d->workdir;
+	cfg.identity = 1;
+	cfg.uid = d->uid;
+	cfg.gid = d->gid;
+	cfg.bnd = d->bnd;
+	cfg.prm = d->prm;
+	cfg.eff = d->eff;
+	cfg.inh = d->inh;
+	cfg.amb = d->amb;
+	cfg.nnp = d->nnp;
+	cfg.groups = d->groups;
+	cfg.ngroups = d->ngroups;
+	cfg.filter = (struct sock_filter *)d->filter;
+	cfg.nfilter = d->nfilter;
+	cexec_run();
 }
 
 /*

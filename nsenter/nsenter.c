@@ -596,6 +596,7 @@ static void clone_for_caller(int sync_fd)
 /* ---- join ------------------------------------------------------------- */
 
 void sandbox_cinit(void); /* cinit.c */
+void sandbox_fastexec(int argc, char **argv); /* fastexec.c */
 void sandbox_cexec(void); /* cinit.c */
 
 /*
@@ -1104,6 +1105,10 @@ __attribute__((constructor)) static void sandbox_nsenter(int argc, char **argv)
 
 	if (role == NULL) {
 		sandbox_fastrun(argc, argv);
+		/* `sandbox exec` without the Go runtime (fastexec.c); returns
+		 * for everything it leaves to the Go code. */
+		if (argc > 1 && argv != NULL && argv[1] != NULL && strcmp(argv[1], "exec") == 0)
+			sandbox_fastexec(argc, argv);
 		return;
 	}
 	if (strcmp(role, "pause") == 0)

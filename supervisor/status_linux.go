@@ -78,6 +78,7 @@ func (s *sandbox) saveLocked() {
 		s.saveFailed = true
 		s.opts.Warn("cannot record pod state (sandbox ps/inspect will be stale): " + err.Error())
 	}
+	s.saveFastExec() // fastexec_linux.go: what sandbox exec reads from C
 }
 
 // terminated is the status of a container whose process ended with code.

@@ -355,11 +355,14 @@ type sandbox struct {
 	planWarnings []string
 	// saveFailed is set after the first failure to save the record.
 	saveFailed bool
-	prefixW    int
-	hooks      hookState          // hooks_linux.go
-	vols       volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
-	ports      *portfwd.Forwarder // network_linux.go: hostPorts
-	bridge     *bridgeNet         // bridge_linux.go: --network bridge
+	// fastSec is the security each started container's init applied, for
+	// the fast exec file (fastexec_linux.go); guarded by mu.
+	fastSec map[string]fastSecurity
+	prefixW int
+	hooks   hookState          // hooks_linux.go
+	vols    volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
+	ports   *portfwd.Forwarder // network_linux.go: hostPorts
+	bridge  *bridgeNet         // bridge_linux.go: --network bridge
 }
 
 // outcome is how one container ended for good.
@@ -1001,7 +1004,14 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	if err != nil {
 		id = state.Process{PID: rep.PID}
 	}
-	s.updateStatus(c.Name, running(id, restarts))
+	fsec := fastSecurityOf(config.Security)
+	s.updateStatus(c.Name, func(cs *state.ContainerStatus) {
+		if s.fastSec == nil {
+			s.fastSec = map[string]fastSecurity{}
+		}
+		s.fastSec[c.Name] = fsec
+		running(id, restarts)(cs)
+	})
 	// The error pipe closes on exec; anything written is a start failure.
 	failure, err := io.ReadAll(io.LimitReader(pipes.ErrR, 1<<20))
 	if err != nil {
