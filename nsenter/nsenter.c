@@ -1,5 +1,5 @@
 /*
- * The only C in sandbox, with cinit.c. It runs as an ELF constructor, before the Go runtime
+ * The only C in sandbox, with cinit.c and fastexec.c. It runs as an ELF constructor, before the Go runtime
  * starts any thread, because a multi-threaded process can neither setns(2)
  * into a user namespace (EINVAL) nor, unprivileged, into the namespaces that
  * user namespace owns (EPERM). Hidden roles are selected by
@@ -46,6 +46,10 @@
  *          the caller's (CLONE_PARENT) and runs execin's Go code inside,
  *          or, with _SANDBOX_CINIT=1 (no terminal), runs the command from
  *          C (cinit.c, sandbox_cexec) and never returns.
+ *
+ * Without _SANDBOX_ROLE, `sandbox exec` (argv[1] "exec") may run whole from
+ * here, the Go runtime never started: see fastexec.c. It returns for
+ * everything it leaves to the Go code.
  *
  * Protocol on the sync fd (a pipe, read by the supervisor until EOF):
  *   "pid <n>\n"   written by the intermediate after a successful clone;
