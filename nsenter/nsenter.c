@@ -1,5 +1,5 @@
 /*
- * The only C in sandbox, with cinit.c and fastexec.c. It runs as an ELF constructor, before the Go runtime
+ * The only C in sandbox, with cinit.c, fastrun.c and fastexec.c. It runs as an ELF constructor, before the Go runtime
  * starts any thread, because a multi-threaded process can neither setns(2)
  * into a user namespace (EINVAL) nor, unprivileged, into the namespaces that
  * user namespace owns (EPERM). Hidden roles are selected by
