@@ -355,14 +355,15 @@ type sandbox struct {
 	planWarnings []string
 	// saveFailed is set after the first failure to save the record.
 	saveFailed bool
+	prefixW    int
+	hooks      hookState          // hooks_linux.go
+	vols       volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
+	ports      *portfwd.Forwarder // network_linux.go: hostPorts
+	bridge     *bridgeNet         // bridge_linux.go: --network bridge
+
 	// fastSec is the security each started container's init applied, for
 	// the fast exec file (fastexec_linux.go); guarded by mu.
 	fastSec map[string]fastSecurity
-	prefixW int
-	hooks   hookState          // hooks_linux.go
-	vols    volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
-	ports   *portfwd.Forwarder // network_linux.go: hostPorts
-	bridge  *bridgeNet         // bridge_linux.go: --network bridge
 }
 
 // outcome is how one container ended for good.
