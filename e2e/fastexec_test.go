@@ -158,7 +158,7 @@ func TestExecFastPath(t *testing.T) {
 		c.expectCode(c.execBoth("", "--bogus", c.pod, "--", "true"), 125)
 
 		// A fast exec file that is not exactly as written is the Go
-		// code's: truncated, of another version, empty.
+		// code's: truncated, of another version, empty, another's.
 		fx := filepath.Join(c.stateDir(), "fastexec")
 		orig, err := os.ReadFile(fx)
 		if err != nil {
@@ -174,6 +174,15 @@ func TestExecFastPath(t *testing.T) {
 			c.execBoth("", c.pod, "--", "id")
 		}
 		if err := os.WriteFile(fx, orig, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.expectPath(nil, true, c.pod)
+		// Nor one that is not the caller's own.
+		if err := os.Lchown(fx, 54321, 54321); err != nil {
+			t.Fatal(err)
+		}
+		c.expectPath(nil, false, c.pod)
+		if err := os.Lchown(fx, int(c.m.uid), int(c.m.gid)); err != nil {
 			t.Fatal(err)
 		}
 		c.expectPath(nil, true, c.pod)
