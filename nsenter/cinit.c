@@ -159,6 +159,13 @@ static struct {
 
 static int err_fd = -1, explain_fd = -1;
 
+/* The fast path's pod network, created by its pause while the container
+ * mounts (sandbox_cinit_fast): a pidfd of the pause and a pipe on which
+ * the pause writes one byte once its network namespace exists; -1 when
+ * the container is in the pod's network namespace already. */
+static int net_pidfd = -1, net_ready_fd = -1, pause_wait_fd = -1;
+
+
 /* plain_failure: failures go to err_fd as "CODE\nMESSAGE" rather than
  * Failure JSON, for the CLI process that reads them (fastexec.c). */
 static int plain_failure;
@@ -1537,6 +1544,43 @@ static int mount_bind(int root, const struct bind *b)
 	return 0;
 }
 
+static int loopback_up(void);
+
+/* join_pod_network joins the fast path's pod network namespace when the
+ * pause has made it, and brings lo up there: before sysfs is mounted (a
+ * sysfs shows the network namespace of whoever mounts it) and before the
+ * workload runs. */
+static void join_pod_network(void)
+{
+	char c;
+	ssize_t n;
+
+	if (net_pidfd < 0)
+		return;
+	do
+		n = read(net_ready_fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		setmsg("pod network: the pause did not make the pod's network namespace");
+		fail_setup();
+	}
+	if (setns(net_pidfd, CLONE_NEWNET) < 0) {
+		setmsg("pod network: join the pod's network namespace: %s", errstr(errno));
+		fail_setup();
+	}
+	close(net_pidfd);
+	close(net_ready_fd);
+	/* The pause becomes non-dumpable once every holder of its wait pipe
+	 * closed it, we last: a non-dumpable process's namespaces can be
+	 * joined through its pidfd only with CAP_SYS_PTRACE over its memory's
+	 * user namespace, the host's for this pause (setns: EPERM). */
+	close(pause_wait_fd);
+	net_pidfd = net_ready_fd = pause_wait_fd = -1;
+	if (loopback_up() < 0)
+		fail_setup();
+	explain("netlink RTM_NEWLINK lo IFF_UP: 127.0.0.1 and ::1 work in the pod's network namespace");
+}
+
 /*
  * mount_pod_files binds each pod file ('P': /etc/hosts, /etc/hostname,
  * /etc/resolv.conf of `sandbox run -- CMD`'s fast path, which has no state
@@ -1627,6 +1671,7 @@ static void setup_rootfs(void)
 		explain("tmpfs on /dev; bind the host's null zero full random urandom tty; devpts (newinstance) on /dev/pts; /dev/shm: a private tmpfs");
 	mount_proc(root, !host);
 	explain("fsopen(\"proc\"), fsmount, move_mount on /proc: a proc of the pod's PID namespace");
+	join_pod_network();
 	mount_sys(root, !host);
 	explain("sysfs on /sys, read-only");
 	mask_and_readonly(root);
@@ -2185,11 +2230,15 @@ void sandbox_cinit(void)
  * the workload is exec'd once ready_fd reads EOF, and a failure is printed
  * on stderr as the CLI prints the Go path's: "sandbox: error: <who>: msg".
  */
-void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix)
+void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix, int pidfd, int netready,
+			int pause_wait)
 {
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	who = prefix;
 	config_fd = ready_fd;
+	net_pidfd = pidfd;
+	net_ready_fd = netready;
+	pause_wait_fd = pause_wait;
 	decode(records, len);
 	run_init();
 }
@@ -2229,7 +2278,7 @@ static void run_init(void)
 			fail_setup();
 		}
 		explain("sethostname(%s): the pod's UTS namespace, shared by every container", quote(cfg.hostname));
-		if (!cfg.hostnet) {
+		if (!cfg.hostnet && net_pidfd < 0) {
 			if (loopback_up() < 0)
 				fail_setup();
 			explain("netlink RTM_NEWLINK lo IFF_UP: 127.0.0.1 and ::1 work in the pod's network namespace");

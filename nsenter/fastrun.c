@@ -64,9 +64,10 @@
 /* nsenter.c */
 void write_all(int fd, const char *buf, size_t len);
 int sandbox_write_file(const char *path, const char *data);
-void sandbox_pause_inplace(int psync, int pwait) __attribute__((noreturn));
+void sandbox_pause_inplace(int psync, int pwait, int netready) __attribute__((noreturn));
 /* cinit.c */
-void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix) __attribute__((noreturn));
+void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix, int pidfd, int netready,
+			int pause_wait) __attribute__((noreturn));
 
 /* The C init's record format version (containerinit.CFormatVersion). */
 enum { fast_format_version = 3 };
@@ -1039,6 +1040,12 @@ static void reap_quietly(pid_t pid)
 		;
 }
 
+static void close_pair(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+}
+
 static long long now_ns(void)
 {
 	struct timespec ts;
@@ -1072,27 +1079,43 @@ static int read_line(int fd, char *out, size_t size)
  */
 static void run(struct plan *pl, const sigset_t *orig)
 {
-	int psync[2], pwait[2], ready[2] = {-1, -1};
+	int psync[2], pwait[2], netready[2], ready[2] = {-1, -1};
 	int pidfd = -1, status, pause_status = 0, code = -1, timed_out = 0, stopping = 0;
-	unsigned long flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS;
+	/* The network namespace, the costly one, is the pause's to make
+	 * once cloned (sandbox_pause_inplace): its making overlaps the
+	 * container's mounts, and the container joins it before it mounts
+	 * sysfs and brings lo up (cinit.c, join_pod_network). */
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS;
 	pid_t pause, pause_pid, pause_died = 0, container = -1;
 	char line[4096], map[64];
 	long long deadline = -1;
 	sigset_t waitset;
 
-	if (pipe2(psync, O_CLOEXEC) < 0 || pipe2(pwait, O_CLOEXEC) < 0)
+	if (pipe2(psync, O_CLOEXEC) < 0)
 		return;
+	if (pipe2(pwait, O_CLOEXEC) < 0) {
+		close_pair(psync);
+		return;
+	}
+	if (pipe2(netready, O_CLOEXEC) < 0) {
+		close_pair(psync);
+		close_pair(pwait);
+		return;
+	}
 	/* The pause, as spawn_pause makes it for the Go supervisor. */
 	pause = (pid_t)syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
 	if (pause < 0)
 		goto undo_pipes; /* Go explains (user namespaces disabled, ...) */
 	if (pause == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		sandbox_pause_inplace(psync[1], pwait[0]);
+		close(netready[0]);
+		sandbox_pause_inplace(psync[1], pwait[0], netready[1]);
 	}
 	pause_pid = pause;
 	close(psync[1]);
 	close(pwait[0]);
+	close(netready[1]); /* the pause's: EOF for the container if it fails */
+	netready[1] = -1;
 	/* One id, like unshare -r: the caller is root inside, or itself
 	 * (--keep-id). Only a process outside the new namespace may write them. */
 	snprintf(line, sizeof(line), "/proc/%d/setgroups", (int)pause);
@@ -1106,18 +1129,15 @@ static void run(struct plan *pl, const sigset_t *orig)
 	snprintf(map, sizeof(map), "%d %d 1", pl->keep_id ? pl->uid : 0, pl->uid);
 	if (sandbox_write_file(line, map) < 0)
 		goto undo_pause;
-	close(pwait[1]); /* the pause may go on */
-	pwait[1] = -1;
 
 	/* Into the pod: its user namespace first (one call), whose
 	 * capabilities let us join the others. From here on this process is
 	 * in the pod's namespaces and never returns to Go. It stays in the
 	 * host's PID namespace (setns into a PID namespace applies to
-	 * children) and mount namespace, and is non-dumpable: nothing in the
-	 * pod can reach it. */
+	 * children), network and mount namespaces, and is non-dumpable:
+	 * nothing in the pod can reach it. */
 	if (pipe2(ready, O_CLOEXEC) < 0 || setns(pidfd, (int)flags) < 0)
 		goto undo_pause; /* nothing ran: Go tries and explains */
-	close(pidfd);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	container = fork();
 	if (container < 0) {
@@ -1139,9 +1159,15 @@ static void run(struct plan *pl, const sigset_t *orig)
 		if (unshare(CLONE_NEWNS) < 0)
 			fail(125, "container \"main\": unshare mount namespace: %s", strerror(errno));
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		sandbox_cinit_fast(pl->records.p, pl->records.len, ready[0], "sandbox: error: container \"main\"");
+		sandbox_cinit_fast(pl->records.p, pl->records.len, ready[0], "sandbox: error: container \"main\"", pidfd,
+				   netready[0], pwait[1]);
 	}
 	close(ready[0]);
+	close(pidfd);
+	close(netready[0]);
+	/* The pause goes on (non-dumpable, "ok") once the container, which
+	 * has its copy, has joined its network namespace. */
+	close(pwait[1]);
 
 	/* The pause says "ok" once non-dumpable, its capabilities dropped. */
 	if (!read_line(psync[0], line, sizeof(line)) || strcmp(line, "ok") != 0) {
@@ -1252,16 +1278,16 @@ undo_pause:
 		close(ready[1]);
 	}
 	close(psync[0]);
+	close(netready[0]);
 	if (pwait[1] >= 0)
 		close(pwait[1]);
 	if (pidfd >= 0)
 		close(pidfd);
 	return;
 undo_pipes:
-	close(psync[0]);
-	close(psync[1]);
-	close(pwait[0]);
-	close(pwait[1]);
+	close_pair(psync);
+	close_pair(pwait);
+	close_pair(netready);
 }
 
 /*
