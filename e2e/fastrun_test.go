@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -176,6 +177,39 @@ func TestRunCommandFastPathStartsNoGoRuntime(t *testing.T) {
 				}
 				if private > 8 {
 					t.Errorf("pause private memory %d kB, want at most 8", private)
+				}
+			}
+			// kill -9 of the pause (F-2): the kernel kills the command
+			// with it; both paths report the pod's death, exit 137.
+			for _, goPath := range []bool{false, true} {
+				o := runOpts{dir: work}
+				if goPath {
+					o.env = []string{"SANDBOX_FASTPATH=0"}
+				}
+				p := c.startArgs([]string{"run", "--hostname", c.pod, "--", "sh", "-c", "echo started; exec sleep 30"}, o)
+				p.waitOutput("started", 10*time.Second)
+				pause := c.findPause(p, 5*time.Second)
+				syscall.Kill(pause.pid, syscall.SIGKILL)
+				r := p.wait()
+				c.expectCode(r, 137)
+				c.expectStderr(r, "sandbox: error: pod sandbox died: pause (pid "+strconv.Itoa(pause.pid)+") was killed by signal 9 (killed); every container was killed with it")
+			}
+			// Descriptors the caller leaks (F-14) do not reach the
+			// command: only 0, 1, 2 (and ls's own directory).
+			leak, err := os.Open("/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer leak.Close()
+			for _, goPath := range []bool{false, true} {
+				o := runOpts{dir: work, extraFiles: []*os.File{leak, leak}}
+				if goPath {
+					o.env = []string{"SANDBOX_FASTPATH=0"}
+				}
+				r := c.startArgs([]string{"run", "--hostname", c.pod, "--", "ls", "/proc/self/fd"}, o).wait()
+				c.expectCode(r, 0)
+				if got := strings.Fields(r.stdout); !slices.Equal(got, []string{"0", "1", "2", "3"}) {
+					t.Errorf("go path %v: descriptors inside %q, want 0 1 2 and ls's 3", goPath, got)
 				}
 			}
 			// kill -9 of the CLI: the pause dies by its parent-death

@@ -1247,12 +1247,14 @@ static void run(struct plan *pl, const sigset_t *orig)
 	if (pause_died > 0) {
 		if (pl->terminal)
 			tcsetpgrp(0, getpgrp());
+		/* The Go supervisor's words (describeExit): syscall.Signal's
+		 * names are strsignal's, lower case first. */
 		if (WIFSIGNALED(pause_status)) {
-			/* Go's "signal: killed": strsignal's text, lower case first. */
 			char name[64];
 			snprintf(name, sizeof(name), "%s", strsignal(WTERMSIG(pause_status)));
 			name[0] = (char)tolower((unsigned char)name[0]);
-			fail(137, "pod sandbox died: pause (pid %d) signal: %s; every container was killed with it", (int)pause_died, name);
+			fail(137, "pod sandbox died: pause (pid %d) was killed by signal %d (%s); every container was killed with it",
+			     (int)pause_died, WTERMSIG(pause_status), name);
 		}
 		fail(137, "pod sandbox died: pause (pid %d) exited with status %d; every container was killed with it", (int)pause_died,
 		     WEXITSTATUS(pause_status));
