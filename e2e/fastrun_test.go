@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -261,4 +262,28 @@ func smapsRollupKB(pid int, field string) int {
 		}
 	}
 	return -1
+}
+
+// Only the sandbox CLI runs the C fast paths: another program linking
+// package nsenter (a program using the library, a test binary using
+// sandboxtest) keeps its own command line, even one that starts with "run"
+// or "exec".
+func TestFastPathsOnlyInTheCLI(t *testing.T) {
+	onlyMode(t, "rootless-subuid", "fastcli", func(t *testing.T, c *tcase) {
+		bin := filepath.Join(c.dir, "linksnsenter")
+		build := exec.Command(goBinDir()+"/go", "build", "-buildvcs=false", "-o", bin, "./e2e/testdata/linksnsenter")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build the test program: %v\n%s", err, out)
+		}
+		for _, args := range [][]string{{"run", "--", "true"}, {"exec", c.pod, "--", "true"}} {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = []string{"PATH=" + hostPath, "XDG_RUNTIME_DIR=" + c.xdg}
+			cmd.SysProcAttr = c.asMode()
+			out, err := cmd.CombinedOutput()
+			if want := "own main: [" + strings.Join(args, " ") + "]\n"; err != nil || string(out) != want {
+				t.Errorf("%v: %q (%v), want %q: the program's own main", args, out, err, want)
+			}
+		}
+	})
 }

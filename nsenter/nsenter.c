@@ -1113,12 +1113,19 @@ int sandbox_write_file(const char *path, const char *data)
 }
 
 
+/* Defined (to 1) by the sandbox CLI only (cmd/sandbox/fastpaths.c). */
+extern const int sandbox_cli_fast_paths __attribute__((weak));
+
 /* glibc passes a constructor main's argc and argv. */
 __attribute__((constructor)) static void sandbox_nsenter(int argc, char **argv)
 {
 	const char *role = getenv("_SANDBOX_ROLE");
 
 	if (role == NULL) {
+		/* The fast paths take over the sandbox CLI's own command
+		 * lines, never those of another program linking this package. */
+		if (&sandbox_cli_fast_paths == NULL || !sandbox_cli_fast_paths)
+			return;
 		sandbox_fastrun(argc, argv);
 		/* `sandbox exec` without the Go runtime (fastexec.c); returns
 		 * for everything it leaves to the Go code. */
