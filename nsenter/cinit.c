@@ -165,7 +165,6 @@ static int err_fd = -1, explain_fd = -1;
  * the container is in the pod's network namespace already. */
 static int net_pidfd = -1, net_ready_fd = -1, pause_wait_fd = -1;
 
-
 /* plain_failure: failures go to err_fd as "CODE\nMESSAGE" rather than
  * Failure JSON, for the CLI process that reads them (fastexec.c). */
 static int plain_failure;
