@@ -14,15 +14,17 @@
  *      --hostname, --network none, --timeout, --grace; root; a value the Go
  *      code would refuse or that needs a closer look) returns to Go, which
  *      runs or refuses it as always: the messages stay the Go code's;
- *   2. the pod is the Go path's: the pause is cloned with new user, net,
- *      ipc, pid and uts namespaces and exec'd as the pause role (the same
- *      4 kB PID 1), its one-id map written by us; a short-lived child joins
- *      it and clones the container (our child, CLONE_PARENT) which unshares
- *      a mount namespace and runs the C container init (cinit.c) with the
- *      records the supervisor's Go code would send for this pod (containerinit
- *      .EncodeC: the host root read-only, the working directory read-write,
- *      the binds, /etc/hosts, /etc/hostname and /etc/resolv.conf, every
- *      capability of the pod's user namespace);
+ *   2. the pod is the Go path's: the pause is our clone with new user,
+ *      ipc, pid and uts namespaces, not an exec: it makes the pod's network
+ *      namespace itself (the costly one, made while the container mounts),
+ *      then is the same 4 kB PID 1 as an exec'd pause (nsenter.c,
+ *      sandbox_pause_inplace); we write its one-id map, join it and fork
+ *      the container, which unshares a mount namespace and runs the C
+ *      container init (cinit.c) with the records the supervisor's Go code
+ *      would send for this pod (containerinit.EncodeC: the host root
+ *      read-only, the working directory read-write, the binds, /etc/hosts,
+ *      /etc/hostname and /etc/resolv.conf, every capability of the pod's
+ *      user namespace), joining the pause's network namespace on the way;
  *   3. the container execs once the pause is ready; we forward signals,
  *      apply --timeout (SIGTERM, --grace, SIGKILL, exit 124), give the
  *      terminal back, kill the pause, and exit with the command's code.
@@ -1293,8 +1295,9 @@ undo_pipes:
 }
 
 /*
- * sandbox_fastrun is called by the constructor of a process without a role.
- * It returns when the command line is not one it runs; otherwise it exits.
+ * sandbox_fastrun is called by the constructor of the sandbox CLI (a
+ * process without a role). It returns when the command line is not one it
+ * runs; otherwise it exits.
  */
 void sandbox_fastrun(int argc, char **argv)
 {

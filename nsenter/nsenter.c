@@ -1,10 +1,13 @@
 /*
- * The only C in sandbox, with cinit.c, fastrun.c and fastexec.c. It runs as an ELF constructor, before the Go runtime
- * starts any thread, because a multi-threaded process can neither setns(2)
- * into a user namespace (EINVAL) nor, unprivileged, into the namespaces that
- * user namespace owns (EPERM). Hidden roles are selected by
- * _SANDBOX_ROLE; without it the constructor returns at once and the binary
- * behaves normally.
+ * The only C in sandbox, with cinit.c, fastrun.c and fastexec.c. It runs as
+ * an ELF constructor, before the Go runtime starts any thread, because a
+ * multi-threaded process can neither setns(2) into a user namespace
+ * (EINVAL) nor, unprivileged, into the namespaces that user namespace owns
+ * (EPERM). Hidden roles are selected by _SANDBOX_ROLE. Without it, in the
+ * sandbox CLI only, the fast paths of `sandbox run -- CMD` (fastrun.c) and
+ * `sandbox exec` (fastexec.c) run the commands they can without starting
+ * Go; for anything else the constructor returns and the binary behaves
+ * normally.
  *
  *   pause  The pod's PID 1: holds the namespaces open, reaps zombies (its
  *          SIGCHLD is ignored, so the kernel does), exits 0 on SIGTERM/SIGINT,
