@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,6 +100,19 @@ func TestRunCommandFastPathMatchesGoPath(t *testing.T) {
 				{"timeout", []string{host, "--timeout", "300ms", "--grace=1s"}, []string{"sleep", "30"}, nil, ""},
 				{"timeout ignoring SIGTERM", []string{host, "--timeout=200ms", "--grace", "500ms"}, []string{"sh", "-c", "trap '' TERM; sleep 30"}, nil, ""},
 			}
+			// Above pod.MaxArgvEnvBytes (1 MiB) Go refuses the pod: so
+			// must the fast path, in Go's words.
+			big := []string{host}
+			for i := 0; i < 10; i++ {
+				big = append(big, "--env", fmt.Sprintf("BIG%d=%s", i, strings.Repeat("x", 120<<10)))
+			}
+			cases = append(cases, struct {
+				name  string
+				flags []string
+				argv  []string
+				env   []string
+				stdin string
+			}{"over MaxArgvEnvBytes", big, []string{"true"}, nil, ""})
 			if err := os.Mkdir(filepath.Join(work, "ro"), 0o755); err != nil {
 				t.Fatal(err)
 			}
