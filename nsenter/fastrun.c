@@ -457,7 +457,7 @@ static int dns_label(const char *s)
 	return 1;
 }
 
-/* env_name_ok is pod's checkEnv for a name (and the value's length). */
+/* env_ok is pod's checkEnv for a name (and the NAME=value length). */
 static int env_ok(const char *name, size_t nlen, const char *value)
 {
 	return nlen > 0 && nlen <= 4096 && nlen + 1 + strlen(value) < (size_t)max_arg_bytes;
@@ -757,12 +757,12 @@ static int resolv_conf(struct buf *b)
 	struct word_list servers = {{0}, 0}, searches = {{0}, 0}, options = {{0}, 0};
 	char *data = NULL, *line, *save = NULL;
 	size_t cap = 0;
-	FILE *f = fopen("/etc/resolv.conf", "re");
+	FILE *file = fopen("/etc/resolv.conf", "re");
 	int i;
 
-	if (f != NULL) {
-		ssize_t n = getdelim(&data, &cap, '\0', f);
-		fclose(f);
+	if (file != NULL) {
+		ssize_t n = getdelim(&data, &cap, '\0', file);
+		fclose(file);
 		if (n < 0)
 			data = strdup("");
 		else if ((size_t)n != strlen(data))
