@@ -57,23 +57,24 @@ hyperfine -N --warmup 5 --runs "${RUNS:-60}" --export-json "$dest/gotest-binary.
 	-n 'sandbox run -- p1.test' "$bin run -- $mod/p1.test -test.count=1" >/dev/null
 python3 - "$dest/gotest.json" "$N" "$dest/gotest-binary.json" > "$dest/gotest.md" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))["results"]; n = int(sys.argv[2])
-base = r[0]["median"]
-print(f"# go test -exec overhead, {n} test binaries, -p 1 (medians of {len(r[0]['times'])} runs)\n")
-print("| command | median | min–max | overhead per test binary |")
-print("|---|---|---|---|")
-for x in r:
-    print(f"| {x['command']} | {x['median']*1000:.0f} ms | {x['min']*1000:.0f}–{x['max']*1000:.0f} ms | {(x['median']-base)/n*1000:.1f} ms |")
-u = (r[1]["median"] - base) / n; s = (r[2]["median"] - base) / n
+
+def table(results, per, digits):
+    """Rows of command, median, min–max and overhead over the first row, divided by per."""
+    base = results[0]["median"]
+    print("| command | median | min–max | overhead |")
+    print("|---|---|---|---|")
+    for x in results:
+        print(f"| {x['command']} | {x['median']*1000:.{digits}f} ms | {x['min']*1000:.{digits}f}–{x['max']*1000:.{digits}f} ms | {(x['median']-base)/per*1000:.{digits}f} ms |")
+    return (results[1]["median"] - base) / per, (results[2]["median"] - base) / per
+
+n = int(sys.argv[2])
+r = json.load(open(sys.argv[1]))["results"]
+print(f"# go test -exec overhead, {n} test binaries, -p 1 (medians of {len(r[0]['times'])} runs; overhead per test binary)\n")
+u, s = table(r, n, 1)
 print(f"\nsandbox's per-binary overhead is {s/u:.1f}× unshare -Urn's (go test's own time per package is the noise here).")
 b = json.load(open(sys.argv[3]))["results"]
-bare = b[0]["median"]
 print(f"\n## one test binary, bare and under each wrapper (medians of {len(b[0]['times'])} runs)\n")
-print("| command | median | min–max | overhead |")
-print("|---|---|---|---|")
-for x in b:
-    print(f"| {x['command']} | {x['median']*1000:.2f} ms | {x['min']*1000:.2f}–{x['max']*1000:.2f} ms | {(x['median']-bare)*1000:.2f} ms |")
-u = b[1]["median"] - bare; s = b[2]["median"] - bare
+u, s = table(b, 1, 2)
 print(f"\nsandbox's overhead per test binary is {s/u:.2f}× unshare -Urn's (goal: ≤ 2×).")
 PY
 rm -rf "$mod"

@@ -208,10 +208,10 @@ static int fields(const char *s, const char *end, struct field *f, int max)
 
 /* ---- processes ---------------------------------------------------------- */
 
-/* proc_stat reads the state, flags and start time (fields 3, 9 and 22) of
+/* sandbox_proc_stat reads the state, flags and start time (fields 3, 9 and 22) of
  * /proc/PID/stat, as state.StartTime and state.Exiting parse it: after the
  * last ')'. */
-static int proc_stat(int pid, char *st, uint64_t *flags, uint64_t *start)
+int sandbox_proc_stat(int pid, char *st, uint64_t *flags, uint64_t *start)
 {
 	struct field f[20];
 	size_t len;
@@ -749,7 +749,6 @@ static int wait_code(pid_t pid)
 	return WEXITSTATUS(ws);
 }
 
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 void sandbox_fastexec(int argc, char **argv)
 {
@@ -779,13 +778,13 @@ void sandbox_fastexec(int argc, char **argv)
 	if ((pod.flags & pod_ended) || pod.sup_pid == 0 || (pod.ctr.flags & (c_running | c_goonly)) != c_running ||
 	    pod.ctr.pid == 0 || pod.ctr.pid > 0x7fffffff)
 		return;
-	if (proc_stat((int)pod.sup_pid, &state, &flags, &start) < 0 || start != pod.sup_start || state == 'Z' ||
+	if (sandbox_proc_stat((int)pod.sup_pid, &state, &flags, &start) < 0 || start != pod.sup_start || state == 'Z' ||
 	    state == 'X' || (flags & 0x4) /* PF_EXITING */)
 		return;
 	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pod.ctr.pid, 0);
 	if (pidfd < 0)
 		return;
-	if (proc_stat((int)pod.ctr.pid, &state, &flags, &start) < 0 || start != pod.ctr.start)
+	if (sandbox_proc_stat((int)pod.ctr.pid, &state, &flags, &start) < 0 || start != pod.ctr.start)
 		goto fallback;
 	env = environ_of((int)pod.ctr.pid, &nenv);
 	if (env == NULL || identity_of((int)pod.ctr.pid, &id) < 0 || differing_namespaces((int)pod.ctr.pid, &nsflags) < 0)
@@ -827,8 +826,8 @@ void sandbox_fastexec(int argc, char **argv)
 	/* Signals wait (blocked) until the command runs, then go to it, as
 	 * exec.go's signal.Notify channel. SIGCHLD must not be ignored. */
 	sigemptyset(&set);
-	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&set, forwarded[i]);
+	for (i = 0; i < SANDBOX_NFORWARDED; i++)
+		sigaddset(&set, sandbox_forwarded_signals[i]);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &orig);
 	memset(&dfl, 0, sizeof(dfl));

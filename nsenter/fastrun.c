@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,6 +57,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "fastexec.h"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -989,6 +990,23 @@ static int make_plan(const struct opts *o, char **environ_, struct plan *pl)
 
 /* ---- running it -------------------------------------------------------- */
 
+/* taken_signals is the set taken synchronously: the forwarded signals and
+ * SIGCHLD, and SIGTTOU with ttou (giving the terminal to the command and
+ * taking it back). */
+static sigset_t taken_signals(int ttou)
+{
+	sigset_t set;
+	int i;
+
+	sigemptyset(&set);
+	for (i = 0; i < SANDBOX_NFORWARDED; i++)
+		sigaddset(&set, sandbox_forwarded_signals[i]);
+	sigaddset(&set, SIGCHLD);
+	if (ttou)
+		sigaddset(&set, SIGTTOU);
+	return set;
+}
+
 /* fail prints "sandbox: error: ..." as the CLI prints the Go path's errors
  * and exits with code. */
 static __attribute__((noreturn)) void fail(int code, const char *fmt, ...)
@@ -1013,24 +1031,10 @@ static __attribute__((noreturn)) void fail(int code, const char *fmt, ...)
 /* exiting is state.Exiting: pid is gone, a zombie, or in do_exit. */
 static int exiting(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long flags = 0;
-	char st = 0;
-	ssize_t n;
-	int fd;
+	uint64_t flags, start;
+	char st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* ") S ppid pgrp session tty_nr tpgid flags" */
-	if (p == NULL || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &st, &flags) != 2)
+	if (sandbox_proc_stat((int)pid, &st, &flags, &start) < 0)
 		return 1;
 	return st == 'Z' || st == 'X' || (flags & 0x4) != 0; /* PF_EXITING */
 }
@@ -1185,14 +1189,8 @@ static void run(struct plan *pl, const sigset_t *orig)
 
 	if (pl->timeout_ns > 0)
 		deadline = now_ns() + pl->timeout_ns;
-	sigemptyset(&waitset);
-	sigaddset(&waitset, SIGCHLD);
-	sigaddset(&waitset, SIGINT);
-	sigaddset(&waitset, SIGTERM);
-	sigaddset(&waitset, SIGHUP);
-	sigaddset(&waitset, SIGQUIT);
-	sigaddset(&waitset, SIGUSR1);
-	sigaddset(&waitset, SIGUSR2);
+	/* What sandbox_fastrun blocked, less SIGTTOU. */
+	waitset = taken_signals(0);
 	while (code < 0) {
 		struct timespec ts, *tsp = NULL;
 		siginfo_t si;
@@ -1324,15 +1322,7 @@ void sandbox_fastrun(int argc, char **argv)
 		return;
 	/* Signals to forward, SIGCHLD, and SIGTTOU (giving the terminal to
 	 * the command and taking it back) are taken synchronously. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigaddset(&block, SIGUSR1);
-	sigaddset(&block, SIGUSR2);
-	sigaddset(&block, SIGTTOU);
+	block = taken_signals(1);
 	if (sigprocmask(SIG_BLOCK, &block, &orig) < 0)
 		return;
 	run(&pl, &orig);

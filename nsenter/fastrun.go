@@ -4,10 +4,9 @@ package nsenter
 // const char *sandbox_fastrun_cap_name(int i);
 import "C"
 
-// EnvFastPath set to "0" turns off the C fast paths of `sandbox run -- CMD`
-// (fastrun.c: the command then goes through the Go supervisor) and of
-// `sandbox exec` (fastexec.c: the Go code of cmd/sandbox and execin).
-const EnvFastPath = "SANDBOX_FASTPATH"
+// The C fast paths of `sandbox run -- CMD` (fastrun.c) and `sandbox exec`
+// (fastexec.c) read SANDBOX_FASTPATH themselves: "0" sends the command
+// through the Go code (the supervisor; cmd/sandbox and execin).
 
 // fastRunCapNames is the capability list compiled into fastrun.c, for the
 // test that keeps it equal to pod.CapabilityNames.
