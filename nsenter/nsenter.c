@@ -83,6 +83,8 @@
 #include <linux/capability.h>
 #include <unistd.h>
 
+#include "spawner.h"
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -684,6 +686,177 @@ fail:
 }
 
 /*
+ * The setuid helpers newuidmap and newgidmap, for a mapping of subordinate
+ * ids (_SANDBOX_MAP_HELPERS: their two paths, one per line, with the maps in
+ * _SANDBOX_UIDMAP and _SANDBOX_GIDMAP): a join that cloned the pause starts
+ * both at once as soon as it has the pause's pid, and waits for them before
+ * it clones the container (finish_map_helpers), so the container only ever
+ * starts in a mapped namespace. From here they start without a round trip
+ * to the supervisor, whose goroutines wake up late on a busy machine.
+ */
+static struct {
+	int psync; /* the pause's sync pipe, where "maps" is reported */
+	pid_t pause;
+	int none; /* no user namespace: nothing to report */
+	pid_t pids[2]; /* the helpers, if started */
+	int out; /* read end of their shared stdout and stderr */
+	char cmd[2][512]; /* their command lines, for an error */
+} idmaps = {-1, -1, 0, {-1, -1}, -1, {"", ""}};
+
+/* helper_argv splits "PATH" and the map's "inside outside count" lines into
+ * argv: PATH PID inside outside count ...; the command line goes to cmd. */
+static int helper_argv(char *path, const char *pid, char *map, char **argv, int max, char *cmd, size_t cmdlen)
+{
+	char *tok, *save = NULL;
+	int n = 0;
+	size_t used = 0;
+
+	argv[n++] = path;
+	argv[n++] = (char *)pid;
+	for (tok = strtok_r(map, " \t\n", &save); tok != NULL && n < max - 1; tok = strtok_r(NULL, " \t\n", &save))
+		argv[n++] = tok;
+	argv[n] = NULL;
+	cmd[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const char *a = i == 0 ? (strrchr(path, '/') ? strrchr(path, '/') + 1 : path) : argv[i];
+		int w = snprintf(cmd + used, cmdlen - used, "%s%s", i ? " " : "", a);
+		if (w < 0 || (size_t)w >= cmdlen - used)
+			break;
+		used += (size_t)w;
+	}
+	return tok == NULL ? 0 : -1;
+}
+
+static void start_map_helpers(int sync_fd, const char *spec)
+{
+	static char paths[1024], uidmap[4096], gidmap[4096];
+	const char *maps[2] = {getenv("_SANDBOX_UIDMAP"), getenv("_SANDBOX_GIDMAP")};
+	char *path[2], *nl, pid[16], *argv[2][128];
+	char *envp[] = {NULL};
+	int out[2], i;
+
+	if (maps[0] == NULL || maps[1] == NULL || strlen(spec) >= sizeof(paths) ||
+	    strlen(maps[0]) >= sizeof(uidmap) || strlen(maps[1]) >= sizeof(gidmap)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	strcpy(paths, spec);
+	strcpy(uidmap, maps[0]);
+	strcpy(gidmap, maps[1]);
+	nl = strchr(paths, '\n');
+	if (nl == NULL) {
+		errno = EINVAL;
+		goto fail;
+	}
+	*nl = '\0';
+	path[0] = paths;
+	path[1] = nl + 1;
+	snprintf(pid, sizeof(pid), "%d", (int)idmaps.pause);
+	if (helper_argv(path[0], pid, uidmap, argv[0], 128, idmaps.cmd[0], sizeof(idmaps.cmd[0])) < 0 ||
+	    helper_argv(path[1], pid, gidmap, argv[1], 128, idmaps.cmd[1], sizeof(idmaps.cmd[1])) < 0) {
+		errno = E2BIG;
+		goto fail;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0)
+		goto fail;
+	idmaps.out = out[0];
+	for (i = 0; i < 2; i++) {
+		/* vfork: the parent sleeps only until the exec. */
+		pid_t p = vfork();
+
+		if (p == 0) {
+			/* Nothing of ours but the output pipe: our descriptors
+			 * are the container's pipes. */
+			if (dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
+				_exit(126);
+			syscall(SYS_close_range, 3U, ~0U, 0U);
+			execve(path[i], argv[i], envp);
+			_exit(127);
+		}
+		if (p < 0)
+			goto fail;
+		idmaps.pids[i] = p;
+	}
+	close(out[1]);
+	return;
+fail:
+	{
+		int saved = errno;
+		kill(idmaps.pause, SIGKILL);
+		report(idmaps.psync, "error start newuidmap and newgidmap: %s", strerror(saved));
+		errno = saved;
+		fail(sync_fd, "start newuidmap and newgidmap");
+	}
+}
+
+/* finish_maps, once the pod's network namespace exists, waits for the
+ * helpers start_map_helpers started, if any, and reports "maps" on the
+ * pause's sync pipe; a failed helper kills the pause and is reported in the
+ * words of the supervisor's own runs of them: the command line, its exit
+ * status, its output. */
+static void finish_maps(int sync_fd)
+{
+	char output[2048], why[1024] = "";
+	size_t have = 0;
+	int i;
+
+	if (idmaps.psync < 0)
+		return;
+	if (idmaps.pids[0] < 0)
+		goto done;
+	for (;;) {
+		ssize_t n = read(idmaps.out, output + have, sizeof(output) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		if (have == sizeof(output) - 1) {
+			char sink[512];
+			while (read(idmaps.out, sink, sizeof(sink)) > 0 || errno == EINTR)
+				;
+			break;
+		}
+	}
+	output[have] = '\0';
+	while (have > 0 && (output[have - 1] == '\n' || output[have - 1] == ' '))
+		output[--have] = '\0';
+	for (size_t k = 0; k < have; k++)
+		if (output[k] == '\n')
+			output[k] = ' ';
+	close(idmaps.out);
+	for (i = 0; i < 2; i++) {
+		int st;
+
+		while (waitpid(idmaps.pids[i], &st, 0) < 0) {
+			if (errno != EINTR) {
+				st = -1;
+				break;
+			}
+		}
+		if (st == 0 || why[0] != '\0')
+			continue;
+		if (st == -1)
+			snprintf(why, sizeof(why), "%s: wait: %s", idmaps.cmd[i], strerror(errno));
+		else if (WIFSIGNALED(st))
+			snprintf(why, sizeof(why), "%s: signal: %s", idmaps.cmd[i], strsignal(WTERMSIG(st)));
+		else
+			snprintf(why, sizeof(why), "%s: exit status %d", idmaps.cmd[i], WEXITSTATUS(st));
+	}
+	if (why[0] != '\0') {
+		kill(idmaps.pause, SIGKILL);
+		report(idmaps.psync, "error %s: %s", why, output);
+		errno = EPERM;
+		fail(sync_fd, "write the pod's id maps with newuidmap and newgidmap");
+	}
+done:
+	if (!idmaps.none)
+		report(idmaps.psync, "maps");
+	close(idmaps.psync);
+	idmaps.psync = -1;
+}
+
+/*
  * pause_descriptors gives the pause psync and pwait as its descriptors 3
  * and 4 and nothing else of ours: the supervisor's or the join's pipes and
  * the container's output are closed, 0-2 are /dev/null. It also makes it
@@ -812,18 +985,33 @@ void sandbox_pause_inplace(int psync, int pwait, int netready)
  * outside the new user namespace can) and closes pwait; the pause then
  * reports "ok" there (see run_pause). The join needs no map: setns into the
  * new user namespace works before it has one (see run_join).
+ *
+ * The network namespace, the costly one (about 0.4 ms here, as much as the
+ * other four together), is not cloned: the pause unshares it before it
+ * executes, while we write the id maps or start their helpers, and tells us
+ * on a pipe; we join the pod only then (await_pod_network).
  */
+static int pod_network = -1; /* read end: a byte once the pause made it */
+
 static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
 {
-	int pidfd = -1;
+	int pidfd = -1, net[2] = {-1, -1};
 	pid_t child;
 
 	if (psync < 3 || pwait < 3) {
 		errno = EINVAL;
 		fail(sync_fd, "spawn: missing _SANDBOX_PAUSE_SYNC_FD or _SANDBOX_PAUSE_WAIT_FD");
 	}
+	/* Only in a new user namespace: a later join's setns into a pause
+	 * still in the host's network namespace is then refused (EPERM), never
+	 * done; and the "maps" report, which later joins wait for, comes after
+	 * the network namespace exists (finish_maps). */
+	if ((cloneflags & CLONE_NEWNET) && (cloneflags & CLONE_NEWUSER) && pipe2(net, O_CLOEXEC) < 0)
+		fail(sync_fd, "pipe for the pod's network namespace");
 	/* clone(2)'s third argument is the parent_tid pointer on every
 	 * architecture; with CLONE_PIDFD the pidfd is stored there. */
+	if (net[0] >= 0)
+		cloneflags &= ~CLONE_NEWNET;
 	child = (pid_t)syscall(SYS_clone, (unsigned long)cloneflags | CLONE_PARENT | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
 	if (child < 0) {
 		/* The supervisor explains the errno (user namespaces disabled). */
@@ -832,18 +1020,53 @@ static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
 		errno = saved;
 		fail(sync_fd, "clone the pause");
 	}
-	if (child == 0)
+	if (child == 0) {
+		if (net[1] >= 0) {
+			/* Root of the new user namespace, map or not: we may. */
+			if (unshare(CLONE_NEWNET) < 0)
+				fail(psync, "unshare the pod's network namespace");
+			if (write(net[1], "n", 1) != 1)
+				fail(psync, "report the pod's network namespace");
+		}
 		exec_pause(psync, pwait);
+	}
+	if (net[1] >= 0)
+		close(net[1]);
+	pod_network = net[0];
 	/* The pid first: should the maps fail, the supervisor still reaps
 	 * the pause it then finds killed. */
 	report(psync, "pid %d", (int)child);
-	if (getenv("_SANDBOX_UIDMAP") != NULL) {
-		write_maps(sync_fd, psync, child);
-		report(psync, "maps");
-	}
-	close(psync);
 	close(pwait);
+	/* Reported by finish_maps, which closes psync. */
+	idmaps.psync = psync;
+	idmaps.pause = child;
+	if (getenv("_SANDBOX_MAP_HELPERS") != NULL)
+		start_map_helpers(sync_fd, getenv("_SANDBOX_MAP_HELPERS"));
+	else if (getenv("_SANDBOX_UIDMAP") != NULL)
+		write_maps(sync_fd, psync, child);
+	else
+		idmaps.none = 1;
 	return pidfd;
+}
+
+/* await_pod_network waits until the pause spawn_pause cloned has made the
+ * pod's network namespace (nothing to wait for otherwise). */
+static void await_pod_network(int sync_fd)
+{
+	char c;
+	ssize_t n;
+
+	if (pod_network < 0)
+		return;
+	while ((n = read(pod_network, &c, 1)) < 0 && errno == EINTR)
+		;
+	close(pod_network);
+	pod_network = -1;
+	if (n != 1) {
+		/* It said why on its sync pipe, which the supervisor reads. */
+		errno = ECHILD;
+		fail(sync_fd, "the pause exited before it made the pod's network namespace");
+	}
 }
 
 static void run_join(void)
@@ -869,6 +1092,14 @@ static void run_join(void)
 	}
 	if (getenv("_SANDBOX_IDMAPPED") != NULL && *getenv("_SANDBOX_IDMAPPED") != '\0')
 		attach_idmapped(sync_fd, getenv("_SANDBOX_IDMAPPED"));
+	await_pod_network(sync_fd);
+	/* Non-dumpable before we join (a pause we cloned had to be dumpable,
+	 * for its id maps to be written): until the container init execs the
+	 * workload, nothing in the pod may read our memory, a copy of the
+	 * sandbox CLI's, or open /proc/PID/exe, the sandbox binary on the host
+	 * (CVE-2019-5736). The clone below inherits it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(sync_fd, "set non-dumpable");
 	/* One call: the kernel joins the user namespace first, which is what
 	 * gives us the capabilities to join the others. */
 	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
@@ -888,6 +1119,9 @@ static void run_join(void)
 	 * a sibling of the pod's, as in Kubernetes. */
 	if (newpid && unshare(CLONE_NEWPID) < 0)
 		fail(sync_fd, "unshare pid namespace");
+	/* The container starts in a mapped user namespace: it may find its
+	 * config waiting and mount at once. */
+	finish_maps(sync_fd);
 
 	/* CLONE_PARENT: the container is the supervisor's child, not ours. */
 	clone_for_caller(sync_fd);
@@ -913,6 +1147,7 @@ static void run_join(void)
 	unsetenv("_SANDBOX_UIDMAP");
 	unsetenv("_SANDBOX_GIDMAP");
 	unsetenv("_SANDBOX_SETGROUPS");
+	unsetenv("_SANDBOX_MAP_HELPERS");
 	/* A simple container's init runs in C (cinit.c) and execs from there:
 	 * no Go runtime start on the way to the workload. It returns only if
 	 * the supervisor sends a Go config after all. */
@@ -1119,23 +1354,15 @@ int sandbox_write_file(const char *path, const char *data)
 /* Defined (to 1) by the sandbox CLI only (cmd/sandbox/fastpaths.c). */
 extern const int sandbox_cli_fast_paths __attribute__((weak));
 
-/* glibc passes a constructor main's argc and argv. */
-__attribute__((constructor)) static void sandbox_nsenter(int argc, char **argv)
+/* sandbox_run_role runs the role _SANDBOX_ROLE names; it returns for the
+ * roles that go on in Go (and for none). Also called by a process the
+ * spawner cloned (spawner.c), with the environment of the request. */
+void sandbox_run_role(void)
 {
 	const char *role = getenv("_SANDBOX_ROLE");
 
-	if (role == NULL) {
-		/* The fast paths take over the sandbox CLI's own command
-		 * lines, never those of another program linking this package. */
-		if (&sandbox_cli_fast_paths == NULL || !sandbox_cli_fast_paths)
-			return;
-		sandbox_fastrun(argc, argv);
-		/* `sandbox exec` without the Go runtime (fastexec.c); returns
-		 * for everything it leaves to the Go code. */
-		if (argc > 1 && argv != NULL && argv[1] != NULL && strcmp(argv[1], "exec") == 0)
-			sandbox_fastexec(argc, argv);
+	if (role == NULL)
 		return;
-	}
 	if (strcmp(role, "pause") == 0)
 		run_pause();
 	else if (strcmp(role, "join") == 0)
@@ -1146,4 +1373,29 @@ __attribute__((constructor)) static void sandbox_nsenter(int argc, char **argv)
 		run_netns();
 	else if (strcmp(role, "nest") == 0)
 		run_nest();
+}
+
+/* glibc passes a constructor main's argc and argv. */
+__attribute__((constructor)) static void sandbox_nsenter(int argc, char **argv)
+{
+	if (getenv("_SANDBOX_ROLE") != NULL) {
+		sandbox_run_role();
+		return;
+	}
+	/* The fast paths take over the sandbox CLI's own command lines,
+	 * never those of another program linking this package. */
+	if (&sandbox_cli_fast_paths == NULL || !sandbox_cli_fast_paths)
+		return;
+	if (argc < 2 || argv == NULL || argv[1] == NULL)
+		return;
+	if (strcmp(argv[1], "run") == 0) {
+		sandbox_fastrun(argc, argv);
+		/* Left to the Go supervisor: it starts the pod's C-only
+		 * processes through a fork server made now (spawner.c). */
+		sandbox_start_spawner();
+	} else if (strcmp(argv[1], "exec") == 0) {
+		/* `sandbox exec` without the Go runtime (fastexec.c); returns
+		 * for everything it leaves to the Go code. */
+		sandbox_fastexec(argc, argv);
+	}
 }

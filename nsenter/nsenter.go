@@ -72,6 +72,10 @@ const (
 	// EnvSetgroups, "deny", is written to the pause's setgroups before a
 	// spawning join writes its gid map (an unprivileged writer must).
 	EnvSetgroups = "_SANDBOX_SETGROUPS"
+	// EnvMapHelpers, the paths of newuidmap and newgidmap (one per line),
+	// makes a spawning join write EnvUIDMap and EnvGIDMap with them: a map
+	// of subordinate ids.
+	EnvMapHelpers = "_SANDBOX_MAP_HELPERS"
 )
 
 // Role returns the hidden role this process was started in, or "" for a

@@ -2,7 +2,9 @@ package nsenter
 
 import (
 	"errors"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -35,5 +37,39 @@ func TestReadReport(t *testing.T) {
 				t.Fatalf("ReadReport(%q) = %+v, %v; want %+v", tt.input, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// The fork server gives a spawned join what cmd.Start would, or nothing:
+// anything else makes Start leave the command to an exec (ErrNoSpawner).
+func TestSpawnFlagsRefuseWhatTheSpawnerCannotGive(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cmd   exec.Cmd
+		flags uint32
+		ok    bool
+	}{
+		{"plain", exec.Cmd{Dir: "/"}, 0, true},
+		{"session", exec.Cmd{Dir: "/", SysProcAttr: &syscall.SysProcAttr{Setsid: true}}, spawnSetsid, true},
+		{"process group", exec.Cmd{Dir: "/", SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}, spawnSetpgid, true},
+		{"another directory", exec.Cmd{Dir: "/tmp"}, 0, false},
+		{"a terminal", exec.Cmd{Dir: "/", SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Foreground: true}}, 0, false},
+		{"credentials", exec.Cmd{Dir: "/", SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{}}}, 0, false},
+		{"a parent-death signal", exec.Cmd{Dir: "/", SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}}, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flags, err := spawnFlags(&tc.cmd)
+			if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrNoSpawner)) || flags != tc.flags {
+				t.Errorf("spawnFlags = %#x, %v; want %#x, ok %v", flags, err, tc.flags, tc.ok)
+			}
+		})
+	}
+	var none *Spawner
+	if err := none.Start(&exec.Cmd{Dir: "/"}); !errors.Is(err, ErrNoSpawner) {
+		t.Errorf("Start without a spawner: %v, want ErrNoSpawner", err)
+	}
+	none.Close() // no-op
+	if TakeSpawner() != nil {
+		t.Error("a test binary has a fork server: only the sandbox CLI may")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/podsandbox/sandbox/containerinit"
 )
@@ -18,6 +19,10 @@ type initExplain struct {
 	name string
 	r, w *os.File
 	done chan struct{}
+	// held, until release, keeps the init's lines from being forwarded
+	// ahead of the supervisor's own line about the join.
+	held    chan struct{}
+	release func()
 }
 
 // explainInit gives cmd (a container init about to start) the write end of
@@ -34,11 +39,12 @@ func (s *sandbox) explainInit(cmd *exec.Cmd, name string, pipe func() (r, w *os.
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, w)
 	cmd.Env = append(cmd.Env, containerinit.EnvExplainFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
-	return &initExplain{name: name, r: r, w: w, done: make(chan struct{})}
+	held := make(chan struct{})
+	return &initExplain{name: name, r: r, w: w, done: make(chan struct{}), held: held, release: sync.OnceFunc(func() { close(held) })}
 }
 
-// started closes our copy of the child's end and forwards lines until the
-// init execs or exits.
+// started closes our copy of the child's end and, once released, forwards
+// lines until the init execs or exits.
 func (e *initExplain) started(explain func(string)) {
 	if e == nil {
 		return
@@ -47,6 +53,7 @@ func (e *initExplain) started(explain func(string)) {
 	go func() {
 		defer close(e.done)
 		defer e.r.Close()
+		<-e.held
 		sc := bufio.NewScanner(e.r)
 		for sc.Scan() {
 			explain("container " + e.name + ": " + sc.Text())
@@ -54,11 +61,20 @@ func (e *initExplain) started(explain func(string)) {
 	}()
 }
 
+// forward lets the init's lines through (see held). Safe on nil and more
+// than once.
+func (e *initExplain) forward() {
+	if e != nil {
+		e.release()
+	}
+}
+
 // wait returns once every line of the init was forwarded.
 func (e *initExplain) wait() {
 	if e == nil {
 		return
 	}
+	e.forward()
 	<-e.done
 }
 

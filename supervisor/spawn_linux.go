@@ -34,7 +34,7 @@ type pauseSpawn struct {
 	claimed atomic.Bool
 	// cmds receives the first join, or nil when the container that
 	// claimed the spawn gave up before starting it.
-	cmds chan *exec.Cmd
+	cmds chan *joinStart
 	// started returns cmd.Start's error to the container.
 	started chan error
 }
@@ -52,10 +52,31 @@ func (p *pauseSpawn) claim() bool {
 	return p != nil && p.claimed.CompareAndSwap(false, true)
 }
 
+// joinStart is a container's join to start: spawnable, it may be started
+// by the fork server (startJoin).
+type joinStart struct {
+	cmd       *exec.Cmd
+	spawnable bool
+}
+
 // start has the pause goroutine start the join cmd and returns the result.
-func (p *pauseSpawn) start(cmd *exec.Cmd) error {
-	p.cmds <- cmd
+func (p *pauseSpawn) start(cmd *exec.Cmd, spawnable bool) error {
+	p.cmds <- &joinStart{cmd, spawnable}
 	return <-p.started
+}
+
+// startJoin starts a container's join: spawnable (its init runs in C,
+// never in Go) and with the CLI's fork server still open, as a clone of
+// the server (nsenter/spawner.c), else by executing the binary.
+// It tells which.
+func (s *sandbox) startJoin(cmd *exec.Cmd, spawnable bool) (spawned bool, err error) {
+	if spawnable {
+		err := s.opts.Spawner.Start(cmd)
+		if !errors.Is(err, nsenter.ErrNoSpawner) {
+			return true, err
+		}
+	}
+	return false, cmd.Start()
 }
 
 // startSpawn starts the goroutine that, once the first container hands over
@@ -63,7 +84,7 @@ func (p *pauseSpawn) start(cmd *exec.Cmd) error {
 // flags, reads the pause's pid, and waits for the pause to exit.
 func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 	// Buffered: neither side ever blocks on the other's absence.
-	s.spawn = &pauseSpawn{cmds: make(chan *exec.Cmd, 1), started: make(chan error, 1)}
+	s.spawn = &pauseSpawn{cmds: make(chan *joinStart, 1), started: make(chan error, 1)}
 	s.pauseDone = make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -75,16 +96,17 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 			close(s.pauseStarted)
 			s.pauseDone <- err
 		}
-		var cmd *exec.Cmd
+		var join *joinStart
 		select {
-		case cmd = <-s.spawn.cmds:
+		case join = <-s.spawn.cmds:
 		case <-s.stopping:
 			s.spawn.started <- errors.New("pod is stopping") // for a join handed over too late
 		}
-		if cmd == nil {
+		if join == nil {
 			fail(errors.New("the pod's first container did not start"))
 			return
 		}
+		cmd := join.cmd
 		// The join's layout (startContainer): 3 sync, 4 the pause's pidfd,
 		// which a spawning join has not got yet: the pause's sync pipe
 		// takes its place; its wait pipe goes last.
@@ -95,16 +117,24 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 			nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(flags), 10),
 			nsenter.EnvPauseSyncFD+"=4",
 			nsenter.EnvPauseWaitFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
-		if m := s.plan.mapping; s.plan.userns && m.Direct() {
-			// Maps we may write ourselves, the join may too, as soon as
-			// it has cloned the pause (nsenter.c, write_maps).
-			s.mapsByJoin = true
-			cmd.Env = append(cmd.Env, nsenter.EnvUIDMap+"="+idmap.Format(m.UIDs), nsenter.EnvGIDMap+"="+idmap.Format(m.GIDs))
-			if os.Geteuid() != 0 {
+		if m := s.plan.mapping; s.plan.userns {
+			// The join writes the maps as soon as it has cloned the
+			// pause (nsenter.c): itself, those we may write ourselves
+			// (write_maps), or with newuidmap and newgidmap
+			// (start_map_helpers).
+			helpers, ok := mapHelpers(m)
+			if ok {
+				s.mapsByJoin = true
+				cmd.Env = append(cmd.Env, nsenter.EnvUIDMap+"="+idmap.Format(m.UIDs), nsenter.EnvGIDMap+"="+idmap.Format(m.GIDs))
+			}
+			switch {
+			case ok && helpers != "":
+				cmd.Env = append(cmd.Env, nsenter.EnvMapHelpers+"="+helpers)
+			case ok && os.Geteuid() != 0:
 				cmd.Env = append(cmd.Env, nsenter.EnvSetgroups+"=deny")
 			}
 		}
-		err := cmd.Start()
+		spawned, err := s.startJoin(cmd, join.spawnable)
 		s.spawn.started <- err
 		if err != nil {
 			fail(err)
@@ -121,13 +151,38 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 		}
 		proc, _ := os.FindProcess(pid) // never fails on Linux
 		s.pause, s.pausePID = &exec.Cmd{Process: proc}, pid
-		how := fmt.Sprintf("clone(%s|CLONE_PARENT) + exec by the first container's join, which then joins it", cloneFlagNames(flags))
+		// In a new user namespace, the join clones the pause without
+		// CLONE_NEWNET, which the pause then unshares beside the id
+		// mapping (nsenter.c, spawn_pause).
+		how := fmt.Sprintf("clone(%s|CLONE_PARENT)", cloneFlagNames(flags))
+		if late := uintptr(unix.CLONE_NEWNET | unix.CLONE_NEWUSER); flags&late == late {
+			how = fmt.Sprintf("clone(%s|CLONE_PARENT), unshare(CLONE_NEWNET)", cloneFlagNames(flags&^unix.CLONE_NEWNET))
+		}
+		how += " + exec by the first container's join, which then joins it"
+		if spawned {
+			how += "; the join itself is a clone of the CLI's fork server (nsenter/spawner.c), not an exec"
+		}
 		if err := s.adoptPause(-1, how); err != nil {
 			s.pauseStartErr = err
 		}
 		close(s.pauseStarted)
 		s.pauseDone <- waitChild(pid)
 	}()
+}
+
+// mapHelpers tells how a join may write mapping m: itself (ok, ""), or with
+// the setuid helpers it then runs (their paths, one per line). Not ok: the
+// helpers are not in PATH, and idmap.Apply reports that.
+func mapHelpers(m idmap.Mapping) (string, bool) {
+	if m.Direct() {
+		return "", true
+	}
+	uid, err1 := exec.LookPath("newuidmap")
+	gid, err2 := exec.LookPath("newgidmap")
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	return uid + "\n" + gid, true
 }
 
 // adoptPause records the pod's new pause (s.pausePID): its cgroup, its

@@ -31,13 +31,19 @@ func namespaces(pid int) map[string]uint64 {
 	return ns
 }
 
-// initRecord fills the record's static part before anything starts.
+// initRecord fills the record's static part before anything starts. The
+// manifest is encoded beside the start, and the record's encoder built:
+// the record is first saved once the pause is ready (saveLocked).
 func (s *sandbox) initRecord(self state.Process) {
-	manifest, _ := json.Marshal(s.pod)
+	s.manifest = make(chan json.RawMessage, 1)
+	go func() {
+		manifest, _ := json.Marshal(s.pod)
+		json.Marshal(state.Record{Containers: make([]state.ContainerStatus, 1)}) // the encoder, cached
+		s.manifest <- manifest
+	}()
 	s.record = state.Record{
 		Name:       s.pod.Metadata.Name,
 		Created:    time.Now().UTC(),
-		Manifest:   manifest,
 		Detached:   s.opts.KeepState,
 		Supervisor: self,
 		Phase:      state.PhasePending,
@@ -74,6 +80,9 @@ func (s *sandbox) updatePod(change func(*state.Record)) {
 // saveLocked writes the record; a failure is reported once, as the pod can
 // run without it (only other commands read it).
 func (s *sandbox) saveLocked() {
+	if s.manifest != nil {
+		s.record.Manifest, s.manifest = <-s.manifest, nil
+	}
 	if err := s.state.Save(&s.record); err != nil && !s.saveFailed {
 		s.saveFailed = true
 		s.opts.Warn("cannot record pod state (sandbox ps/inspect will be stale): " + err.Error())

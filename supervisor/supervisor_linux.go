@@ -8,6 +8,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -105,6 +106,11 @@ type Options struct {
 	PidsLimit    int64
 	Strict       bool
 	Error        func(msg string)
+	// Spawner, when set, starts the joins of containers whose init runs
+	// in C without executing Exe (which must then be this binary): the
+	// sandbox CLI's fork server, nsenter.TakeSpawner. Run closes it once
+	// the pod's first containers have started.
+	Spawner *nsenter.Spawner
 	// explaining: Explain was set by the caller (explain_linux.go).
 	explaining bool
 }
@@ -231,6 +237,7 @@ func prepare(p *pod.Pod, o *Options) (*plan, error) {
 // an error; the code is then ExitSandboxFailed or ExitSandboxDied.
 func Run(ctx context.Context, p *pod.Pod, o Options) (int, error) {
 	o.defaults()
+	defer o.Spawner.Close() // at the latest
 	// Warnings of the plan (limits not enforced, id mapping) are also kept
 	// in the record, for inspect.
 	var planWarnings []string
@@ -355,11 +362,13 @@ type sandbox struct {
 	planWarnings []string
 	// saveFailed is set after the first failure to save the record.
 	saveFailed bool
-	prefixW    int
-	hooks      hookState          // hooks_linux.go
-	vols       volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
-	ports      *portfwd.Forwarder // network_linux.go: hostPorts
-	bridge     *bridgeNet         // bridge_linux.go: --network bridge
+	// manifest receives the pod's JSON for the record (initRecord).
+	manifest chan json.RawMessage
+	prefixW  int
+	hooks    hookState          // hooks_linux.go
+	vols     volumes            // volumes_linux.go: Memory emptyDir mounts, pod files
+	ports    *portfwd.Forwarder // network_linux.go: hostPorts
+	bridge   *bridgeNet         // bridge_linux.go: --network bridge
 
 	// fastSec is the security each started container's init applied, for
 	// the fast exec file (fastexec_linux.go); guarded by mu.
@@ -431,15 +440,21 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		}
 		return ExitSandboxFailed, err
 	}
-	s.updatePod(func(r *state.Record) {
-		r.Phase = state.PhaseRunning
-		r.Namespaces = namespaces(s.pausePID)
-	})
-	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(s.record.Namespaces))
+	ns := namespaces(s.pausePID)
+	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(ns))
 	holderDied, stopWatch := s.watchHolder() // bridge_linux.go
 	defer stopWatch()
 	s.holderDied = holderDied
 	close(s.pauseReady)
+	// The pod's first joins have started (a later one executes the
+	// binary): the fork server's memory is not held while the pod runs.
+	s.opts.Spawner.Close()
+	// Recorded once the containers may exec: the record's first save
+	// (JSON, a write and a rename) is off their start's critical path.
+	s.updatePod(func(r *state.Record) {
+		r.Phase = state.PhaseRunning
+		r.Namespaces = ns
+	})
 
 	// Init containers: one after another, each to success.
 	for i := range s.pod.Spec.InitContainers {
@@ -674,11 +689,14 @@ func (s *sandbox) finishPause() error {
 		}
 		if !s.plan.mapping.Direct() {
 			how = "written by newuidmap/newgidmap"
+			if s.mapsByJoin {
+				how += ", run by the join that cloned the pause"
+			}
 		}
 		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 	}
 	close(s.idsReady)
-	s.pauseWait.Close() // maps written: the pause may make itself non-dumpable
+	s.pauseWait.Close()
 	if _, err := nsenter.ReadReport(s.pauseReport); err != nil {
 		return fmt.Errorf("start pause: %w", err)
 	}
@@ -856,6 +874,16 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		}()
 	} else if err := s.awaitPause(); err != nil {
 		return nil, err
+	} else if s.spawn != nil && s.plan.userns {
+		// The spawned pause makes the pod's network namespace after its
+		// clone; the join that spawned it reports the maps once it
+		// exists (nsenter.c, spawn_pause). Until then a setns into the
+		// pod is refused.
+		select {
+		case <-s.idsReady:
+		case <-s.stopping:
+			return nil, errors.New("pod is stopping")
+		}
 	}
 	pipes, err := nsenter.NewPipes()
 	if err != nil {
@@ -918,15 +946,20 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		cmd.Env = append(cmd.Env, nsenter.EnvCInit+"=1")
 	}
 	initExplain := s.explainInit(cmd, c.Name, pipe) // --explain only: explain_linux.go
+	defer initExplain.forward()
 	started, err := s.connectOutput(cmd, c, pipe)
 	if err != nil {
 		return nil, err
 	}
+	// The fork server starts only a join whose init runs in C (it has no
+	// Go runtime to start): validation leaves no config that the C init
+	// refuses, but for a volume helper's (CSupports).
+	spawnable := cinit && !s.needsVolumeHelper()
 	if spawn {
 		handed = true
-		err = s.spawn.start(cmd)
+		err = s.spawn.start(cmd, spawnable)
 	} else {
-		err = cmd.Start()
+		_, err = s.startJoin(cmd, spawnable)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -937,6 +970,31 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	// them until EOF.
 	closers = nil
 	started()
+	// The join that creates the pause clones the container only once the
+	// pod's id maps exist (nsenter.c, finish_maps): a C init may have its
+	// config at once, made while the join creates the pause, and build the
+	// container's filesystem without waiting to hear from us.
+	var (
+		config      *containerinit.Config
+		cfg         []byte
+		initKind    string
+		configErr   error
+		configFirst = spawn && cinit
+	)
+	if configFirst {
+		config, cfg, initKind, configErr = s.initConfig(c, cinit)
+		switch {
+		case configErr != nil:
+		case len(cfg) > configPipeHolds:
+			configFirst = false // it would block us until the init reads
+		default:
+			// Fails only when the join failed before the container
+			// existed: Await says why.
+			if _, err := pipes.ConfigW.Write(cfg); err != nil {
+				configErr = fmt.Errorf("send container config: %w", err)
+			}
+		}
+	}
 
 	// The container process waits for its config: until it is sent, the
 	// process is in the pod's namespaces but has run nothing of its own,
@@ -949,39 +1007,47 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		nsenter.KillChild(rep.PID)
 		return nil, err
 	}
+	if configErr != nil {
+		return abort(configErr)
+	}
 	// The Go init gets its config once the pod is ready. The C init gets it
-	// as soon as the pod's id maps exist: it builds the filesystem while the
-	// pause finishes starting (and a bridge pod's eth0 is attached), and
-	// execs only when the pipe closes (below).
-	ready := s.pauseReady
-	if cinit {
-		ready = s.idsReady
+	// as soon as the pod's id maps exist (or has it already): it builds the
+	// filesystem while the pause finishes starting (and a bridge pod's eth0
+	// is attached), and execs only when the pipe closes (below).
+	if !configFirst {
+		ready := s.pauseReady
+		if cinit {
+			ready = s.idsReady
+		}
+		select {
+		case <-ready:
+		case <-s.stopping:
+			return abort(errors.New("pod is stopping"))
+		}
+		if config == nil {
+			if config, cfg, initKind, err = s.initConfig(c, cinit); err != nil {
+				return abort(err)
+			}
+		}
 	}
-	select {
-	case <-ready:
-	case <-s.stopping:
-		return abort(errors.New("pod is stopping"))
-	}
-	setup, err := s.claimPodSetup()
-	if err != nil {
-		return abort(err)
-	}
-	config, err := s.containerConfig(c, setup)
-	if err != nil {
-		return abort(err)
-	}
-	cfg, initKind, err := encodeConfig(config, cinit)
-	if err != nil {
+	// The pause's own line first (the spawning join's container may get
+	// here before the pause goroutine has said it).
+	if err := s.awaitPause(); err != nil {
 		return abort(err)
 	}
 	s.opts.Explain(fmt.Sprintf("container %s: setns(pidfd of pause, %s), clone(CLONE_PARENT): pid %d; unshare(CLONE_NEWNS)", c.Name, cloneFlagNames(uintptr(nsflags)), rep.PID))
 	s.opts.Explain(fmt.Sprintf("container %s: %s", c.Name, initKind))
+	initExplain.forward()
+	// In its cgroup before it runs anything of the workload's: it execs
+	// only at EOF on its config pipe.
 	if err := s.placeContainer(c, rep.PID); err != nil {
 		return abort(err)
 	}
 	s.explainCgroup("container "+c.Name, c.Name, rep.PID)
-	if _, err := pipes.ConfigW.Write(cfg); err != nil {
-		return abort(fmt.Errorf("send container config: %w", err))
+	if !configFirst {
+		if _, err := pipes.ConfigW.Write(cfg); err != nil {
+			return abort(fmt.Errorf("send container config: %w", err))
+		}
 	}
 	select { // EOF lets the C init exec the workload
 	case <-s.pauseReady:
@@ -1026,7 +1092,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		s.setRunning(c.Name, nil)
 		return nil, parseFailure(failure)
 	}
-	if setup != nil {
+	if config.Pod != nil {
 		close(s.podReady) // hostname and lo are set: the others may start
 	}
 	s.opts.Event(fmt.Sprintf("container %s started (pid %d, restarts %d)", c.Name, rep.PID, restarts))
@@ -1041,6 +1107,28 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	s.afterStart(c, proc) // postStart hook; readiness
 	return proc, nil
 }
+
+// initConfig makes container c's init config and its encoding (see
+// encodeConfig); the pod's first container to get here does the pod setup.
+func (s *sandbox) initConfig(c *pod.Container, cinit bool) (*containerinit.Config, []byte, string, error) {
+	setup, err := s.claimPodSetup()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	config, err := s.containerConfig(c, setup)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	cfg, initKind, err := encodeConfig(config, cinit)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return config, cfg, initKind, nil
+}
+
+// configPipeHolds is what a config pipe takes without a reader: Linux's
+// default pipe capacity, 16 pages (pipe(7)).
+const configPipeHolds = 16 * 4096
 
 // claimPodSetup makes the first container start of the pod do the pod-wide
 // setup (hostname, lo) and holds every other start until it has: no

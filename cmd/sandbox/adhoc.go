@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/pod"
 	"github.com/podsandbox/sandbox/supervisor"
 )
@@ -237,6 +238,7 @@ func runAdhoc(g *globalFlags, rf *runFlags, f *adhocFlags, argv []string) error 
 		// The single-mapping note would repeat on every run of a test binary.
 		QuietFallback: !g.verbose,
 		CgroupParent:  rf.cgroupParent, PidsLimit: rf.pidsLimit, Strict: rf.strict,
+		Spawner: nsenter.TakeSpawner(), // the constructor's fork server (nsenter/spawner.c)
 	}
 	code, err := supervisor.Run(ctx, p, opts)
 	if opts.Explain != nil {

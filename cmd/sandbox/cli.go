@@ -17,6 +17,7 @@ import (
 
 	"github.com/podsandbox/sandbox/image"
 	"github.com/podsandbox/sandbox/internal/state"
+	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/pod"
 	"github.com/podsandbox/sandbox/supervisor"
 )
@@ -211,6 +212,7 @@ func runPod(g *globalFlags, f *runFlags, path string) error {
 		// Resources: see supervisor/cgroups_linux.go.
 		CgroupParent: f.cgroupParent, PidsLimit: f.pidsLimit, Strict: f.strict,
 		GracePeriod: stopGraceOverride(p.Metadata.Name), // sandbox stop -t
+		Spawner:     nsenter.TakeSpawner(),              // the constructor's fork server (nsenter/spawner.c)
 	}
 	if d, err := time.ParseDuration(os.Getenv("SANDBOX_TEST_BACKOFF")); err == nil && d > 0 {
 		// Test-only: shortens kubelet's 10 s restart back-off.

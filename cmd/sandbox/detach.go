@@ -34,6 +34,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/podsandbox/sandbox/internal/state"
+	"github.com/podsandbox/sandbox/nsenter"
 	"github.com/podsandbox/sandbox/pod"
 	"github.com/podsandbox/sandbox/supervisor"
 )
@@ -207,6 +208,7 @@ func superviseDetached(f *runFlags) error {
 		// Resources: as for a foreground run.
 		CgroupParent: f.cgroupParent, PidsLimit: f.pidsLimit, Strict: f.strict,
 		GracePeriod: stopGraceOverride(p.Metadata.Name),
+		Spawner:     nsenter.TakeSpawner(), // the constructor's fork server (nsenter/spawner.c)
 	}
 	if d, err := time.ParseDuration(os.Getenv("SANDBOX_TEST_BACKOFF")); err == nil && d > 0 {
 		opts.BackoffBase, opts.BackoffMax = d, 4*d // test-only, as for run

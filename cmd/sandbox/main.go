@@ -11,9 +11,15 @@ package main
 import (
 	"os"
 
+	"github.com/podsandbox/sandbox/nsenter"
 	_ "github.com/podsandbox/sandbox/roles"
 )
 
 func main() {
-	os.Exit(runCLI(os.Args[1:]))
+	code := runCLI(os.Args[1:])
+	// The fork server the constructor made for `sandbox run`, when no pod
+	// took it (a bad manifest, --help): ended and reaped, not left to exit
+	// after us.
+	nsenter.TakeSpawner().Close()
+	os.Exit(code)
 }
