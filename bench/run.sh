@@ -69,16 +69,20 @@ if [ "$(id -u)" = 0 ]; then
 	if [ -f "$rt/run/libpod/tmp/pause.pid" ]; then kill "$(cat "$rt/run/libpod/tmp/pause.pid")" 2>/dev/null || true; fi
 	[ "$rc" = 0 ] || { echo "bench: scenarios failed (rc $rc)" >&2; exit "$rc"; }
 	# 1b: the same start-up for a user without a subordinate id range: a
-	# single-id map written directly instead of newuidmap + newgidmap.
+	# single-id map written directly instead of newuidmap + newgidmap, as
+	# unshare -r writes it; a manifest then maps what unshare maps.
 	nosub=${BENCH_USER_NOSUB:-sandbox-e2e-nosub}
 	if id "$nosub" >/dev/null 2>&1; then
 		install -d -m 700 -o "$nosub" "$rt/run-nosub"
 		install -d -m 755 -o "$nosub" "$work/nosub"
+		printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: bench-one, annotations: {sandbox.podsandbox.dev/network: none}}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: one, image: "dir:%s", command: ["true"]}\n' \
+			"$work/rootfs" > "$work/nosub/one.yaml"
 		setpriv --reuid="$nosub" --regid="$(id -g "$nosub")" --clear-groups \
 			env -i PATH="$PATH" XDG_RUNTIME_DIR="$rt/run-nosub" HOME="$work/nosub" \
 			hyperfine -N --warmup "${BENCH_WARMUP:-5}" --runs "$([ -n "${BENCH_SMOKE:-}" ] && echo 1 || echo "${BENCH_RUNS:-30}")" \
 			--export-json "$work/nosub/startup-nosub.json" \
-			-n unshare 'unshare -Urnpiu --fork --mount-proc true' -n 'sandbox run -- true' "$work/sandbox run -- true" >/dev/null &&
+			-n unshare 'unshare -Urnpiu --fork --mount-proc true' -n 'sandbox run -- true' "$work/sandbox run -- true" \
+			-n 'sandbox run one.yaml' "$work/sandbox run $work/nosub/one.yaml" >/dev/null &&
 			cp "$work/nosub/startup-nosub.json" "$out/" &&
 			python3 - "$out/startup-nosub.json" "$nosub" >> "$out/run.md" <<'PY'
 import json, sys

@@ -336,6 +336,11 @@ type sandbox struct {
 	spawn         *pauseSpawn
 	// mapsByJoin: the spawning join writes the id maps (spawn_linux.go).
 	mapsByJoin bool
+	// pauseInPlace: the spawning join's clone is the pause, not an exec
+	// of it; pauseNS then holds its namespaces' files (user first), the
+	// only way to join it (pauseNamespaceFiles).
+	pauseInPlace bool
+	pauseNS      []pauseNamespace
 	// holderDied is closed when the network holder of a bridge pod exits
 	// while the pod runs (bridge_linux.go, watchHolder).
 	holderDied <-chan struct{}
@@ -440,7 +445,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		}
 		return ExitSandboxFailed, err
 	}
-	ns := namespaces(s.pausePID)
+	ns := s.pauseNamespaces()
 	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(ns))
 	holderDied, stopWatch := s.watchHolder() // bridge_linux.go
 	defer stopWatch()
@@ -872,18 +877,8 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 				s.spawn.cmds <- nil
 			}
 		}()
-	} else if err := s.awaitPause(); err != nil {
+	} else if err := s.awaitPause(); err != nil { // spawn_linux.go: once the pod's namespaces all exist
 		return nil, err
-	} else if s.spawn != nil && s.plan.userns {
-		// The spawned pause makes the pod's network namespace after its
-		// clone; the join that spawned it reports the maps once it
-		// exists (nsenter.c, spawn_pause). Until then a setns into the
-		// pod is refused.
-		select {
-		case <-s.idsReady:
-		case <-s.stopping:
-			return nil, errors.New("pod is stopping")
-		}
 	}
 	pipes, err := nsenter.NewPipes()
 	if err != nil {
@@ -912,7 +907,9 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			f.Close()
 		}
 	}()
-	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
+	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe, then the
+	// volumes' descriptors, the pause's namespaces (an in-place pause), the
+	// explain pipe.
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
 		Args: []string{"sandbox-init", c.Name},
@@ -932,6 +929,9 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		},
 		Dir:        "/",
 		ExtraFiles: append([]*os.File{pipes.SyncW, s.pausePidfd, pipes.ConfigR, pipes.ErrW}, s.volumeFiles()...), // 7+: volumes_linux.go
+	}
+	if !spawn {
+		nsenter.AddNamespaceFiles(cmd, s.pauseNamespaceFiles(nsflags)) // pausens_linux.go
 	}
 	if len(layers) > 0 {
 		var spec []string
@@ -957,7 +957,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 	spawnable := cinit && !s.needsVolumeHelper()
 	if spawn {
 		handed = true
-		err = s.spawn.start(cmd, spawnable)
+		err = s.startSpawningJoin(cmd, spawnable) // spawn_linux.go
 	} else {
 		_, err = s.startJoin(cmd, spawnable)
 	}
