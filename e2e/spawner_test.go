@@ -31,13 +31,7 @@ func TestForkServerStartsTheFirstJoin(t *testing.T) {
 		p.signal(syscall.SIGTERM)
 		r := p.wait()
 		c.expectCode(r, 143)
-		// Rootless, the pause is the join's clone too (pausens_linux.go);
-		// root's pod has no user namespace and its pause is executed.
-		if c.m.isRoot() {
-			c.expectStderr(r, "+ exec by the first container's join, which then joins it; the join itself is a clone of the CLI's fork server")
-		} else {
-			c.expectStderr(r, "by the first container's join, which then joins it; the pause is that clone, not an exec; the join itself is a clone of the CLI's fork server")
-		}
+		c.expectStderr(r, "+ exec by the first container's join, which then joins it; the join itself is a clone of the CLI's fork server")
 		first, second := linesOf(r.stdout, "first"), linesOf(r.stdout, "second")
 		if len(first) == 0 || len(second) != 1 || first[0] != second[0] || first[0] == hostNet {
 			t.Errorf("network namespaces: first %q, second %q, the host's %q: want one of the pod's", first, second, hostNet)

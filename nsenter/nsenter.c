@@ -23,8 +23,7 @@
  *          instead.
  *
  *   join   Joins the pause's namespaces (user first, in one setns call on a
- *          pidfd, or one per namespace file for an in-place pause: see
- *          join_namespaces), optionally unshares a PID namespace of its own, then
+ *          pidfd), optionally unshares a PID namespace of its own, then
  *          clone(CLONE_PARENT)s: the child is a direct child of the
  *          supervisor (so the supervisor reaps it and gets its exit status,
  *          like runc exec) and is inside the PID namespace, which applies to
@@ -35,9 +34,9 @@
  *          With _SANDBOX_CLONEFLAGS set, the pod's first container creates
  *          the pause itself before it joins it (see spawn_pause): one
  *          execution of the binary instead of two in a row on the start's
- *          critical path, and none with _SANDBOX_PAUSE_INPLACE. A join may
- *          also be a clone of the CLI's fork server (spawner.c) rather than
- *          an execution: the same code runs from sandbox_run_role.
+ *          critical path. A join may also be a clone of the CLI's fork
+ *          server (spawner.c) rather than an execution: the same code runs
+ *          from sandbox_run_role.
  *          With _SANDBOX_CINIT=1 (a simple container) the child runs the
  *          container init in C instead (cinit.c) and never returns.
  *
@@ -608,43 +607,6 @@ static void clone_for_caller(int sync_fd)
 
 /* ---- join ------------------------------------------------------------- */
 
-/*
- * join_namespaces joins the namespaces nsflags names of the process pidfd
- * refers to, in one setns call; or, with _SANDBOX_NSFDS ("FD,FD,...",
- * descriptors of the pause's /proc/PID/ns files, the user namespace's
- * first), those, one setns each. An in-place pause (spawn_pause) is
- * non-dumpable and its memory belongs to the host's user namespace: a setns
- * on its pidfd fails the kernel's ptrace check (EPERM), one on its
- * namespaces' files, opened while it was still dumpable, does not.
- */
-static int join_namespaces(int pidfd, int nsflags)
-{
-	char list[256], *tok, *save = NULL, *end;
-	const char *fds = getenv("_SANDBOX_NSFDS");
-
-	if (fds == NULL || *fds == '\0')
-		return nsflags == 0 ? 0 : setns(pidfd, nsflags);
-	if (strlen(fds) >= sizeof(list)) {
-		errno = E2BIG;
-		return -1;
-	}
-	strcpy(list, fds);
-	for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-		long fd;
-
-		errno = 0;
-		fd = strtol(tok, &end, 10);
-		if (errno != 0 || *end != '\0' || fd < 3 || fd > 0x7fffffff) {
-			errno = EINVAL;
-			return -1;
-		}
-		if (setns((int)fd, 0) < 0)
-			return -1;
-		close((int)fd);
-	}
-	return 0;
-}
-
 void sandbox_cinit(void); /* cinit.c */
 void sandbox_fastexec(int argc, char **argv); /* fastexec.c */
 void sandbox_cexec(void); /* cinit.c */
@@ -731,7 +693,7 @@ fail:
  * ids (_SANDBOX_MAP_HELPERS: their two paths, one per line, with the maps in
  * _SANDBOX_UIDMAP and _SANDBOX_GIDMAP): a join that cloned the pause starts
  * both at once as soon as it has the pause's pid, and waits for them before
- * it clones the container (finish_map_helpers), so the container only ever
+ * it clones the container (finish_maps), so the container only ever
  * starts in a mapped namespace. From here they start without a round trip
  * to the supervisor, whose goroutines wake up late on a busy machine.
  */
@@ -1069,15 +1031,6 @@ static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
 			if (write(net[1], "n", 1) != 1)
 				fail(psync, "report the pod's network namespace");
 		}
-		/* In place (_SANDBOX_PAUSE_INPLACE=1): the pause without an exec,
-		 * as the fast path's (sandbox_pause_inplace). The supervisor then
-		 * joins the pod through its namespaces' files (join_namespaces). */
-		if (getenv("_SANDBOX_PAUSE_INPLACE") != NULL) {
-			pause_descriptors(psync, pwait);
-			retitle();
-			pause_with(3, 4);
-			_exit(125);
-		}
 		exec_pause(psync, pwait);
 	}
 	if (net[1] >= 0)
@@ -1143,8 +1096,7 @@ static void run_join(void)
 	if (getenv("_SANDBOX_IDMAPPED") != NULL && *getenv("_SANDBOX_IDMAPPED") != '\0')
 		attach_idmapped(sync_fd, getenv("_SANDBOX_IDMAPPED"));
 	await_pod_network(sync_fd);
-	/* The pod's namespaces all exist: later joins may start (the
-	 * supervisor opens an in-place pause's namespace files now). */
+	/* The pod's namespaces all exist: later joins may start. */
 	if (idmaps.psync >= 0)
 		report(idmaps.psync, "net");
 	/* Non-dumpable before we join (a pause we cloned had to be dumpable,
@@ -1156,7 +1108,7 @@ static void run_join(void)
 		fail(sync_fd, "set non-dumpable");
 	/* One call: the kernel joins the user namespace first, which is what
 	 * gives us the capabilities to join the others. */
-	if (join_namespaces(pidfd, nsflags) < 0)
+	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
 		fail(sync_fd, "setns");
 	close(pidfd);
 	/* setns(2) into a user namespace keeps our ids. We do not become the
@@ -1202,8 +1154,6 @@ static void run_join(void)
 	unsetenv("_SANDBOX_GIDMAP");
 	unsetenv("_SANDBOX_SETGROUPS");
 	unsetenv("_SANDBOX_MAP_HELPERS");
-	unsetenv("_SANDBOX_PAUSE_INPLACE");
-	unsetenv("_SANDBOX_NSFDS");
 	/* A simple container's init runs in C (cinit.c) and execs from there:
 	 * no Go runtime start on the way to the workload. It returns only if
 	 * the supervisor sends a Go config after all. */
@@ -1295,13 +1245,12 @@ static void run_netns(void)
 		fail(sync_fd, "set non-dumpable");
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(sync_fd, "set parent death signal");
-	if (join_namespaces(pidfd, nsflags) < 0)
+	if (setns(pidfd, nsflags) < 0)
 		fail(sync_fd, "setns into the pod's network namespace");
 	close(pidfd);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	unsetenv("_SANDBOX_PIDFD");
 	unsetenv("_SANDBOX_NSFLAGS");
-	unsetenv("_SANDBOX_NSFDS");
 	/* Return: the Go runtime starts in the pod's network namespace. */
 }
 

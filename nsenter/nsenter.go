@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 )
@@ -73,35 +72,11 @@ const (
 	// EnvSetgroups, "deny", is written to the pause's setgroups before a
 	// spawning join writes its gid map (an unprivileged writer must).
 	EnvSetgroups = "_SANDBOX_SETGROUPS"
-	// EnvPauseInPlace ("1") makes the pause a spawning join clones the
-	// pause without an exec (nsenter.c, spawn_pause): non-dumpable with
-	// memory of the host's user namespace, it can then be joined only
-	// through its namespaces' files, EnvNSFDs, not its pidfd.
-	EnvPauseInPlace = "_SANDBOX_PAUSE_INPLACE"
-	// EnvNSFDs lists ("FD,FD,...") descriptors of /proc/PID/ns files, the
-	// user namespace's first, that the join and netns roles join instead
-	// of EnvPidFD's namespaces.
-	EnvNSFDs = "_SANDBOX_NSFDS"
 	// EnvMapHelpers, the paths of newuidmap and newgidmap (one per line),
 	// makes a spawning join write EnvUIDMap and EnvGIDMap with them: a map
 	// of subordinate ids.
 	EnvMapHelpers = "_SANDBOX_MAP_HELPERS"
 )
-
-// AddNamespaceFiles gives cmd, a re-execution in the join or netns role,
-// the files of the namespaces to join, in order, the user namespace's
-// first (EnvNSFDs); nothing when files is empty.
-func AddNamespaceFiles(cmd *exec.Cmd, files []*os.File) {
-	if len(files) == 0 {
-		return
-	}
-	fds := make([]string, 0, len(files))
-	for _, f := range files {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		fds = append(fds, strconv.Itoa(2+len(cmd.ExtraFiles)))
-	}
-	cmd.Env = append(cmd.Env, EnvNSFDs+"="+strings.Join(fds, ","))
-}
 
 // Role returns the hidden role this process was started in, or "" for a
 // normal invocation.

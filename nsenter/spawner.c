@@ -6,8 +6,7 @@
  * The Go supervisor of `sandbox run` used to start each container's join by
  * executing /proc/self/exe, whose constructor then joined the pod. That exec
  * (the kernel's, the dynamic loader's and Go's fork of a large process: about
- * 1.3 ms here) sat on the pod's critical path, and the pause it cloned
- * executed the binary once more while newuidmap and newgidmap were running.
+ * 1.3 ms here) sat on the pod's critical path.
  * A Go process cannot fork a C child that keeps running C (its other threads
  * do not exist in the child, locks may be held), but the constructor can,
  * before the Go runtime exists: for `sandbox run` of the CLI it forks this
@@ -26,9 +25,9 @@
  *
  * Its lifetime: the server dies with the CLI's main thread (parent-death
  * signal) or at EOF on its socket; the supervisor closes it as soon as the
- * pod's first containers are started, so it costs no memory while the pod
- * runs. Its socket end in the CLI is close-on-exec, so nothing the Go code
- * executes inherits it.
+ * pod is ready, so it costs no memory while the pod runs, and the CLI reaps
+ * it before it exits. Its socket end in the CLI is close-on-exec, so nothing
+ * the Go code executes inherits it.
  *
  * Protocol (SOCK_SEQPACKET, one message per request):
  *   request: a struct spawn_header, then the environment as NUL-terminated

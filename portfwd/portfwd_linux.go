@@ -142,10 +142,9 @@ func (f *Forwarder) Ports() []pod.HostPort { return f.ports }
 
 // Start starts the dialler in the pod's namespaces (exe re-executed in role
 // netns with pidfd, a pidfd of the pause, and nsflags, CLONE_NEWNET plus
-// CLONE_NEWUSER when the pod has a user namespace; or, when nsFiles is not
-// empty, those namespaces' files, the user namespace's first: see
-// nsenter.EnvNSFDs), waits until it is ready, then starts serving every port.
-func (f *Forwarder) Start(exe string, pidfd *os.File, nsFiles []*os.File, nsflags int) error {
+// CLONE_NEWUSER when the pod has a user namespace), waits until it is ready,
+// then starts serving every port.
+func (f *Forwarder) Start(exe string, pidfd *os.File, nsflags int) error {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("hostPort forwarder: socketpair: %w", err)
@@ -173,7 +172,6 @@ func (f *Forwarder) Start(exe string, pidfd *os.File, nsFiles []*os.File, nsflag
 		ExtraFiles:  []*os.File{theirs, pidfd},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
-	nsenter.AddNamespaceFiles(cmd, nsFiles)
 	if err := cmd.Start(); err != nil {
 		ctl.Close()
 		return fmt.Errorf("hostPort forwarder: start the dialler: %w", err)

@@ -69,9 +69,6 @@ func (s *sandbox) teardown() error {
 	if s.pausePidfd != nil {
 		s.pausePidfd.Close()
 	}
-	for _, ns := range s.pauseNS {
-		ns.file.Close()
-	}
 	s.releaseBridge() // bridge_linux.go: the pod's veth went with its netns
 	// Output pipes reach EOF once every process holding them is dead.
 	s.copiers.Wait()

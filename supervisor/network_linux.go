@@ -71,7 +71,7 @@ func (s *sandbox) startPortForwarder() error {
 		s.ports.PodAddr = s.bridge.ip
 		target = s.bridge.ip.String() + " (TCP: then 127.0.0.1, ::1)"
 	}
-	if err := s.ports.Start(s.opts.Exe, s.pausePidfd, s.pauseNamespaceFiles(nsflags), nsflags); err != nil {
+	if err := s.ports.Start(s.opts.Exe, s.pausePidfd, nsflags); err != nil {
 		return err
 	}
 	s.opts.Explain(fmt.Sprintf("hostPort dialler: setns(pidfd of pause, %s); connections are dialled to %s in the pod and spliced", cloneFlagNames(uintptr(nsflags)), target))

@@ -63,27 +63,22 @@ type joinStart struct {
 	err     error
 }
 
-// start starts the pod's first join, cmd, which creates the pause. The fork
-// server, when it may (spawnable), starts it right here: its clone is the
-// child of the main thread, which lives as long as the process, so the
-// pause's parent-death signal needs no locked thread, and the join skips
-// two hand-offs between threads (each up to 0.8 ms on a busy 2-CPU
+// startSpawningJoin starts the pod's first join, cmd, which creates the
+// pause. The fork server, when it may (spawnable), starts it right here: its
+// clone is a child of the main thread, which lives as long as the process,
+// so the pause's parent-death signal needs no locked thread, and the join
+// skips two hand-offs between threads (each up to 0.8 ms on a busy 2-CPU
 // machine). Otherwise the pause goroutine's locked thread executes it.
 func (s *sandbox) startSpawningJoin(cmd *exec.Cmd, spawnable bool) error {
-	p := s.spawn
+	s.prepareSpawningJoin(cmd)
 	if spawnable {
-		s.prepareSpawningJoin(cmd)
-		err := s.opts.Spawner.Start(cmd)
-		if !errors.Is(err, nsenter.ErrNoSpawner) {
-			p.cmds <- &joinStart{cmd: cmd, started: true, err: err}
+		if err := s.opts.Spawner.Start(cmd); !errors.Is(err, nsenter.ErrNoSpawner) {
+			s.spawn.cmds <- &joinStart{cmd: cmd, started: true, err: err}
 			return err
 		}
-		p.cmds <- &joinStart{cmd: cmd} // prepared already
-	} else {
-		s.prepareSpawningJoin(cmd)
-		p.cmds <- &joinStart{cmd: cmd}
 	}
-	return <-p.started
+	s.spawn.cmds <- &joinStart{cmd: cmd}
+	return <-s.spawn.started
 }
 
 // prepareSpawningJoin gives the first join what it needs to create the
@@ -96,13 +91,6 @@ func (s *sandbox) prepareSpawningJoin(cmd *exec.Cmd) {
 	cmd.ExtraFiles[1] = p.syncW
 	cmd.ExtraFiles = append(cmd.ExtraFiles, p.waitR)
 	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, nsenter.EnvPidFD+"=") })
-	// In a user namespace the pause is the join's clone, without an exec:
-	// later joins go through its namespaces' files (finishPause opens
-	// them; pausens_linux.go).
-	s.pauseInPlace = s.plan.userns
-	if s.pauseInPlace {
-		cmd.Env = append(cmd.Env, nsenter.EnvPauseInPlace+"=1")
-	}
 	cmd.Env = append(cmd.Env,
 		nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(p.flags), 10),
 		nsenter.EnvPauseSyncFD+"=4",
@@ -125,23 +113,23 @@ func (s *sandbox) prepareSpawningJoin(cmd *exec.Cmd) {
 	}
 }
 
-// startJoin starts a container's join: spawnable (its init runs in C,
-// never in Go) and with the CLI's fork server still open, as a clone of
-// the server (nsenter/spawner.c), else by executing the binary.
-// It tells which.
-func (s *sandbox) startJoin(cmd *exec.Cmd, spawnable bool) (spawned bool, err error) {
+// startJoin starts a container's join that does not create the pause:
+// spawnable (its init runs in C, never in Go) and with the CLI's fork server
+// still open, as a clone of the server (nsenter/spawner.c), else by
+// executing the binary.
+func (s *sandbox) startJoin(cmd *exec.Cmd, spawnable bool) error {
 	if spawnable {
-		err := s.opts.Spawner.Start(cmd)
-		if !errors.Is(err, nsenter.ErrNoSpawner) {
-			return true, err
+		if err := s.opts.Spawner.Start(cmd); !errors.Is(err, nsenter.ErrNoSpawner) {
+			return err
 		}
 	}
-	return false, cmd.Start()
+	return cmd.Start()
 }
 
 // startSpawn starts the goroutine that, once the first container hands over
-// its join, starts it with the pause's descriptors (syncW, waitR) and clone
-// flags, reads the pause's pid, and waits for the pause to exit.
+// its join (prepareSpawningJoin gave it the pause's descriptors, syncW and
+// waitR, and clone flags), starts it unless the fork server did, reads the
+// pause's pid, adopts it, and waits for it to exit.
 func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 	// Buffered: neither side ever blocks on the other's absence.
 	s.spawn = &pauseSpawn{cmds: make(chan *joinStart, 1), started: make(chan error, 1), flags: flags, syncW: syncW, waitR: waitR}
@@ -202,11 +190,7 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 		if late := uintptr(unix.CLONE_NEWNET | unix.CLONE_NEWUSER); flags&late == late {
 			how = fmt.Sprintf("clone(%s|CLONE_PARENT), unshare(CLONE_NEWNET)", cloneFlagNames(flags&^unix.CLONE_NEWNET))
 		}
-		if s.pauseInPlace {
-			how += " by the first container's join, which then joins it; the pause is that clone, not an exec"
-		} else {
-			how += " + exec by the first container's join, which then joins it"
-		}
+		how += " + exec by the first container's join, which then joins it"
 		if spawned {
 			how += "; the join itself is a clone of the CLI's fork server (nsenter/spawner.c), not an exec"
 		}
@@ -214,15 +198,11 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 		if err == nil {
 			// Once the pause has all the pod's namespaces (it makes
 			// the network one after its clone), the other containers
-			// may join them: through its namespaces' files for an
-			// in-place pause, while it is still dumpable (it waits for
-			// its id maps).
+			// may join them (awaitPause).
 			if line, lerr := nextPauseLine(report, "made the pod's network namespace"); lerr != nil {
 				err = fmt.Errorf("start pause: %w", lerr)
 			} else if line != "net" {
 				err = fmt.Errorf("start pause: %w: unexpected report %q", nsenter.ErrSetup, line)
-			} else if s.pauseInPlace {
-				err = s.openPauseNamespaces() // pausens_linux.go
 			}
 		}
 		s.pauseStartErr = err

@@ -109,7 +109,7 @@ type Options struct {
 	// Spawner, when set, starts the joins of containers whose init runs
 	// in C without executing Exe (which must then be this binary): the
 	// sandbox CLI's fork server, nsenter.TakeSpawner. Run closes it once
-	// the pod's first containers have started.
+	// the pod is ready.
 	Spawner *nsenter.Spawner
 	// explaining: Explain was set by the caller (explain_linux.go).
 	explaining bool
@@ -336,11 +336,6 @@ type sandbox struct {
 	spawn         *pauseSpawn
 	// mapsByJoin: the spawning join writes the id maps (spawn_linux.go).
 	mapsByJoin bool
-	// pauseInPlace: the spawning join's clone is the pause, not an exec
-	// of it; pauseNS then holds its namespaces' files (user first), the
-	// only way to join it (pauseNamespaceFiles).
-	pauseInPlace bool
-	pauseNS      []pauseNamespace
 	// holderDied is closed when the network holder of a bridge pod exits
 	// while the pod runs (bridge_linux.go, watchHolder).
 	holderDied <-chan struct{}
@@ -445,7 +440,7 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		}
 		return ExitSandboxFailed, err
 	}
-	ns := s.pauseNamespaces()
+	ns := namespaces(s.pausePID)
 	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(ns))
 	holderDied, stopWatch := s.watchHolder() // bridge_linux.go
 	defer stopWatch()
@@ -701,7 +696,7 @@ func (s *sandbox) finishPause() error {
 		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 	}
 	close(s.idsReady)
-	s.pauseWait.Close()
+	s.pauseWait.Close() // maps written: the pause may make itself non-dumpable
 	if _, err := nsenter.ReadReport(s.pauseReport); err != nil {
 		return fmt.Errorf("start pause: %w", err)
 	}
@@ -907,9 +902,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			f.Close()
 		}
 	}()
-	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe, then the
-	// volumes' descriptors, the pause's namespaces (an in-place pause), the
-	// explain pipe.
+	// ExtraFiles: 3 sync, 4 pause pidfd, 5 config, 6 error pipe.
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
 		Args: []string{"sandbox-init", c.Name},
@@ -929,9 +922,6 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		},
 		Dir:        "/",
 		ExtraFiles: append([]*os.File{pipes.SyncW, s.pausePidfd, pipes.ConfigR, pipes.ErrW}, s.volumeFiles()...), // 7+: volumes_linux.go
-	}
-	if !spawn {
-		nsenter.AddNamespaceFiles(cmd, s.pauseNamespaceFiles(nsflags)) // pausens_linux.go
 	}
 	if len(layers) > 0 {
 		var spec []string
@@ -959,7 +949,7 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 		handed = true
 		err = s.startSpawningJoin(cmd, spawnable) // spawn_linux.go
 	} else {
-		_, err = s.startJoin(cmd, spawnable)
+		err = s.startJoin(cmd, spawnable) // spawn_linux.go
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
