@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
-	"strconv"
 	"sync"
 	"syscall"
 
@@ -40,14 +39,6 @@ type Spawner struct {
 	pid int
 }
 
-var takeSpawner = sync.OnceValue(func() *Spawner {
-	fd, pid := int(C.sandbox_spawner_fd), int(C.sandbox_spawner_pid)
-	if fd < 0 || pid <= 0 {
-		return nil
-	}
-	return &Spawner{fd: fd, pid: pid}
-})
-
 var spawnerTaken sync.Once
 
 // TakeSpawner returns this process's spawner to its one owner: the first
@@ -55,7 +46,11 @@ var spawnerTaken sync.Once
 // The owner must Close it.
 func TakeSpawner() *Spawner {
 	var sp *Spawner
-	spawnerTaken.Do(func() { sp = takeSpawner() })
+	spawnerTaken.Do(func() {
+		if fd, pid := int(C.sandbox_spawner_fd), int(C.sandbox_spawner_pid); fd >= 0 && pid > 0 {
+			sp = &Spawner{fd: fd, pid: pid}
+		}
+	})
 	return sp
 }
 
@@ -84,8 +79,10 @@ func (sp *Spawner) Close() {
 // reaches the Go runtime (a join whose container init runs in C), in a
 // process the spawner clones: the same environment, descriptors (stdin,
 // stdout, stderr, then ExtraFiles), working directory "/" and session as
-// cmd.Start would give it, without an exec. The process is this process's
-// child; Start sets cmd.Process, so cmd.Wait reaps it.
+// cmd.Start would give it (a nil Env is this process's environment, as for
+// os/exec), without an exec. cmd.Path and cmd.Args are not used: the
+// process runs this binary's C code, under the CLI's own command line. It
+// is this process's child; Start sets cmd.Process, so cmd.Wait reaps it.
 //
 // ErrNoSpawner means nothing was started and cmd may be started normally.
 // Any other error is a failed start, as from cmd.Start.
@@ -135,16 +132,17 @@ func (sp *Spawner) Start(cmd *exec.Cmd) error {
 		}
 		fds = append(fds, int(f.Fd()))
 	}
-	if len(fds) > C.SPAWN_MAX_FDS || len(cmd.Env) > C.SPAWN_MAX_ENV {
-		return fmt.Errorf("%w: %d descriptors, %d environment variables", ErrNoSpawner, len(fds), len(cmd.Env))
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
 	}
 	msg := binary.NativeEndian.AppendUint32(nil, C.SPAWN_VERSION)
 	msg = binary.NativeEndian.AppendUint32(msg, flags)
-	for _, kv := range cmd.Env {
+	for _, kv := range env {
 		msg = append(append(msg, kv...), 0)
 	}
-	if len(msg) > C.SPAWN_MAX_MESSAGE {
-		return fmt.Errorf("%w: a request of %d bytes", ErrNoSpawner, len(msg))
+	if len(fds) > C.SPAWN_MAX_FDS || len(env) > C.SPAWN_MAX_ENV || len(msg) > C.SPAWN_MAX_MESSAGE {
+		return fmt.Errorf("%w: %d descriptors, %d environment variables, %d bytes", ErrNoSpawner, len(fds), len(env), len(msg))
 	}
 
 	sp.mu.Lock()
@@ -173,7 +171,7 @@ func (sp *Spawner) Start(cmd *exec.Cmd) error {
 	}
 	proc, err := os.FindProcess(pid) // our child: its pid stays ours until reaped
 	if err != nil {
-		return fmt.Errorf("spawn: process %s: %w", strconv.Itoa(pid), err)
+		return fmt.Errorf("spawn: process %d: %w", pid, err)
 	}
 	cmd.Process = proc
 	return nil

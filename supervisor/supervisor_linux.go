@@ -1020,10 +1020,16 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			}
 		}
 	}
-	// The pause's own line first (the spawning join's container may get
-	// here before the pause goroutine has said it).
+	// The pause's and the id map's lines first (the first container's
+	// init, which had its config early, may have got here before the pause
+	// goroutine and finishPause said them; it was cloned after both).
 	if err := s.awaitPause(); err != nil {
 		return abort(err)
+	}
+	select {
+	case <-s.idsReady:
+	case <-s.stopping:
+		return abort(errors.New("pod is stopping"))
 	}
 	s.opts.Explain(fmt.Sprintf("container %s: setns(pidfd of pause, %s), clone(CLONE_PARENT): pid %d; unshare(CLONE_NEWNS)", c.Name, cloneFlagNames(uintptr(nsflags)), rep.PID))
 	s.opts.Explain(fmt.Sprintf("container %s: %s", c.Name, initKind))
