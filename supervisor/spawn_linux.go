@@ -27,9 +27,11 @@ import (
 // other: the supervisor's own clone of the pause waits for the pause's
 // exec before the join can even start (see nsenter.c, spawn_pause).
 //
-// The join is started from the pause goroutine's thread, which stays locked
-// while the pause lives: the pause's parent-death signal is tied to the
-// thread that started the join (CLONE_PARENT makes that thread its parent).
+// An executed join is started from the pause goroutine's thread, which
+// stays locked while the pause lives: the pause's parent-death signal is
+// tied to the thread that started the join (CLONE_PARENT makes that thread
+// its parent). One the CLI's fork server starts is the main thread's child
+// (startSpawningJoin).
 type pauseSpawn struct {
 	claimed atomic.Bool
 	// cmds receives the first join, or nil when the container that
