@@ -542,6 +542,31 @@ func (cg *Pod) Place(leaf string, pid int) error {
 	return nil
 }
 
+// JoinLeaf moves process pid, which the caller started and which has run
+// nothing of its own yet, into leaf of a pod's cgroup: leaf below each of
+// podDirs (the pod's directories, one per v1 hierarchy or the v2 one, as
+// Plan.Dirs and the pod's record list them) where it exists. `sandbox exec`
+// and lifecycle hooks put their command in its container's cgroup this way,
+// as a container runtime's exec does. It fails when the leaf exists in no
+// directory (the pod or the container is gone).
+func JoinLeaf(podDirs []string, leaf string, pid int) error {
+	placed := false
+	for _, dir := range podDirs {
+		procs := filepath.Join(dir, leaf, "cgroup.procs")
+		if _, err := os.Lstat(filepath.Dir(procs)); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := writeProcs(procs, pid); err != nil {
+			return fmt.Errorf("place pid %d in cgroup %s: %w", pid, filepath.Dir(procs), err)
+		}
+		placed = true
+	}
+	if !placed {
+		return fmt.Errorf("place pid %d: no cgroup %s below %s", pid, leaf, strings.Join(podDirs, ", "))
+	}
+	return nil
+}
+
 // writeProcs writes pid to a v1 cgroup.procs, retrying on EINVAL: the
 // kernel refuses a task still in TASK_NEW (as runc and containerd do).
 func writeProcs(file string, pid int) error {

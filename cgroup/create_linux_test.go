@@ -137,3 +137,28 @@ func TestCreateV2Files(t *testing.T) {
 		t.Errorf("Stats of a missing leaf: %v", err)
 	}
 }
+
+// JoinLeaf writes the PID into the leaf's cgroup.procs below every pod
+// directory that has the leaf (a v1 hierarchy may lack it), and fails when
+// none has.
+func TestJoinLeafWritesEveryExistingLeaf(t *testing.T) {
+	root := t.TempDir()
+	withLeaf, withoutLeaf := filepath.Join(root, "pids", "pod"), filepath.Join(root, "memory", "pod")
+	for _, d := range []string{filepath.Join(withLeaf, "main"), withoutLeaf} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := JoinLeaf([]string{withLeaf, withoutLeaf}, "main", 4242); err != nil {
+		t.Fatalf("JoinLeaf: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(withLeaf, "main", "cgroup.procs")); err != nil || string(got) != "4242" {
+		t.Errorf("cgroup.procs: %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(withoutLeaf, "main")); !os.IsNotExist(err) {
+		t.Errorf("a leaf was made where there was none: %v", err)
+	}
+	if err := JoinLeaf([]string{withoutLeaf}, "main", 4242); err == nil {
+		t.Error("JoinLeaf with no leaf anywhere: no error")
+	}
+}

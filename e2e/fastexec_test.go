@@ -101,7 +101,11 @@ func TestExecFastPath(t *testing.T) {
 		// The default container is the first that is not an init
 		// container.
 		p.Spec.InitContainers = []container{{Name: "prep", Command: []string{"true"}}}
-		c.runDetached(c.write(p))
+		// A postStart hook is exec'd by the supervisor: in the
+		// container's cgroup too.
+		c.runDetached(c.withLifecycle(p, map[string]map[string]any{"main": {
+			"postStart": execHook("cat /proc/self/cgroup > /tmp/hook-cgroup"),
+		}}))
 
 		// Which path ran, and signals forwarded by both.
 		c.expectPath(nil, true, c.pod)
@@ -125,7 +129,16 @@ func TestExecFastPath(t *testing.T) {
 		c.expectStdout(r, "/\n")
 		r = c.execBoth("", c.pod, "--", "env")
 		c.expectStdout(r, "FOO=bar baz\n", "EMPTY=\n")
-		c.execBoth("", c.pod, "--", "cat", "/proc/self/cgroup")
+		// The command is in its container's cgroup, as the container's
+		// own process is (the pod's cgroup when it has one, root here).
+		r = c.execBoth("", c.pod, "--", "cat", "/proc/self/cgroup")
+		want := c.containerCgroup("main")
+		if r.stdout != want {
+			t.Errorf("exec: /proc/self/cgroup\n%s\nwant the container's\n%s", r.stdout, want)
+		}
+		if r = c.execBoth("", c.pod, "--", "cat", "/tmp/hook-cgroup"); r.stdout != want {
+			t.Errorf("postStart hook: /proc/self/cgroup\n%s\nwant the container's\n%s", r.stdout, want)
+		}
 		// Only 0-2 reach the command (ls's own directory is 3); stdin is
 		// /dev/null without -i.
 		r = c.execBoth("", c.pod, "--", "sh", "-c", "ls /proc/self/fd; readlink /proc/self/fd/0")
@@ -249,4 +262,26 @@ func TestExecFastPathIdentityNow(t *testing.T) {
 		c.expectStdout(r, "1000\n1000\n1000\n", "CapEff:\t0000000000000000")
 		c.expectPath(nil, true, "-c", "setuid", c.pod)
 	})
+}
+
+// containerCgroup is /proc/PID/cgroup of container name's process, read
+// on the host (PID from sandbox inspect).
+func (c *tcase) containerCgroup(name string) string {
+	c.t.Helper()
+	ctrs, _ := c.inspectPod()["containers"].([]any)
+	for _, x := range ctrs {
+		ctr, _ := x.(map[string]any)
+		proc, _ := ctr["process"].(map[string]any)
+		if ctr["name"] != name || proc == nil {
+			continue
+		}
+		pid, _ := proc["pid"].(float64)
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/cgroup")
+		if err != nil {
+			c.t.Fatalf("container %s: %v", name, err)
+		}
+		return string(data)
+	}
+	c.t.Fatalf("inspect: no running container %s", name)
+	return ""
 }

@@ -81,6 +81,10 @@ type Spec struct {
 	// Explain, when set, gets --explain lines: which code runs the command
 	// (ExplainC or ExplainGo), and the C child's own steps.
 	Explain func(string) `json:"-"`
+	// Place, when set, puts the joined process (its PID) in the
+	// container's cgroup before it runs anything of the command's; an
+	// error fails the start.
+	Place func(pid int) error `json:"-"`
 }
 
 // Stdio are the command's standard streams when it has no terminal; nil
@@ -231,6 +235,11 @@ func Start(pidfd *os.File, pid int, exe string, spec Spec, stdio Stdio) (*Proces
 	}
 	if cerr != nil {
 		return abort(cerr)
+	}
+	if spec.Place != nil {
+		if err := spec.Place(rep.PID); err != nil {
+			return abort(fmt.Errorf("exec: %w", err))
+		}
 	}
 	if spec.Explain != nil && (!cexec || cfg[0] == containerinit.CModeGo) {
 		spec.Explain(ExplainGo)

@@ -60,13 +60,14 @@
 
 /* supervisor/fastexec_linux.go: FastExecFile, FastExecVersion, flags. */
 #define FAST_FILE "fastexec"
-enum { fast_version = 1 };
+enum { fast_version = 2 };
 enum { pod_ended = 1 };
 enum { c_init = 1, c_running = 2, c_seccomp = 4, c_goonly = 8 };
 
 enum {
 	max_fast_file = 8 << 20,
 	max_containers = 4096,
+	max_cgroups = 32, /* the pod's cgroup directories: one per v1 hierarchy */
 	max_name = 253,
 	max_dir = 4096,
 	max_filter = 4096, /* BPF_MAXINSNS */
@@ -434,6 +435,10 @@ struct pod {
 	uint8_t flags;
 	uint32_t sup_pid;
 	uint64_t sup_start;
+	/* The pod's cgroup directories (NUL-terminated copies): the command
+	 * joins its container's leaf below each (join_cgroup). */
+	char *cgroups[max_cgroups];
+	uint32_t ncgroups;
 	struct container ctr; /* the one asked for */
 };
 
@@ -471,6 +476,28 @@ static int find_container(const unsigned char *buf, size_t len, const char *name
 	memcpy(&pod->sup_start, h + 16, 8);
 	if (n > max_containers)
 		return -1;
+	t = take(&c, 4);
+	if (t == NULL)
+		return -1;
+	memcpy(&pod->ncgroups, t, 4);
+	if (pod->ncgroups > max_cgroups)
+		return -1;
+	for (i = 0; i < pod->ncgroups; i++) {
+		uint32_t l;
+		const unsigned char *lp = take(&c, 4), *cp;
+
+		if (lp == NULL)
+			return -1;
+		memcpy(&l, lp, 4);
+		cp = take(&c, l);
+		if (l == 0 || l > max_dir || cp == NULL || cp[0] != '/' || memchr(cp, '\0', l) != NULL)
+			return -1;
+		pod->cgroups[i] = malloc(l + 1);
+		if (pod->cgroups[i] == NULL)
+			return -1;
+		memcpy(pod->cgroups[i], cp, l);
+		pod->cgroups[i][l] = '\0';
+	}
 	for (i = 0; i < n; i++) {
 		struct container k;
 		uint16_t nl;
@@ -641,13 +668,52 @@ static __attribute__((noreturn)) void helper_fail(int st)
 }
 
 /*
+ * join_cgroup moves the calling process, the helper still in the host's
+ * namespaces, into its container's cgroup leaf below each of the pod's
+ * cgroup directories that has it, as cgroup.JoinLeaf does for the Go path:
+ * the command it clones inherits it, so the container's limits apply to
+ * the command. Writing 0 to cgroup.procs moves the writer.
+ */
+static int join_cgroup(const struct pod *pod)
+{
+	uint32_t i;
+	int placed = 0;
+
+	for (i = 0; i < pod->ncgroups; i++) {
+		char path[max_dir + max_name + 64];
+		struct stat st;
+		int fd, n;
+		ssize_t w;
+
+		n = snprintf(path, sizeof(path), "%s/%.*s", pod->cgroups[i], (int)pod->ctr.namelen, pod->ctr.name);
+		if (n < 0 || (size_t)n >= sizeof(path) - sizeof("/cgroup.procs"))
+			return -1;
+		if (lstat(path, &st) < 0) {
+			if (errno == ENOENT)
+				continue; /* a v1 hierarchy without the leaf */
+			return -1;
+		}
+		strcat(path, "/cgroup.procs");
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		w = write(fd, "0", 1);
+		close(fd);
+		if (w != 1)
+			return -1;
+		placed = 1;
+	}
+	return pod->ncgroups == 0 || placed ? 0 : -1;
+}
+
+/*
  * The forked helper: run_exec's steps (nsenter.c) with the descriptors in
- * place of its environment. Non-dumpable before it joins (CVE-2016-9962,
+ * place of its environment. It joins the container's cgroup first. Non-dumpable before it joins (CVE-2016-9962,
  * CVE-2019-5736); only 0-2, the pidfd and the two pipes kept. The child it
  * clones is ours (CLONE_PARENT) and inside the PID namespace.
  */
 static __attribute__((noreturn)) void helper(int pidfd, int nsflags, int devnull, int st, int ep, const struct cexec_direct *d,
-					     const sigset_t *mask)
+					     const sigset_t *mask, const struct pod *pod)
 {
 	pid_t child;
 	int sig;
@@ -668,6 +734,8 @@ static __attribute__((noreturn)) void helper(int pidfd, int nsflags, int devnull
 	st = 4;
 	ep = 5;
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		helper_fail(st);
+	if (join_cgroup(pod) < 0)
 		helper_fail(st);
 	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
 		helper_fail(st);
@@ -838,7 +906,7 @@ void sandbox_fastexec(int argc, char **argv)
 	if (helper_pid < 0)
 		goto restore;
 	if (helper_pid == 0)
-		helper(pidfd, nsflags, devnull, st[1], ep[1], &d, &orig);
+		helper(pidfd, nsflags, devnull, st[1], ep[1], &d, &orig, &pod);
 	close(st[1]);
 	close(ep[1]);
 	st[1] = ep[1] = -1;

@@ -31,6 +31,9 @@ import (
 //	header (24 bytes): "SBFX", u8 version (FastExecVersion), u8 flags
 //	    (bit 0: the pod ended), u16 0, u32 supervisor pid, u32 number of
 //	    containers, u64 supervisor start time (field 22 of /proc/PID/stat)
+//	the pod's cgroup directories (state.Record.Cgroups; an exec joins its
+//	    container's leaf below each, as cgroup.JoinLeaf does): u32 count,
+//	    then per directory a u32 length and the path
 //	per container, in the record's order (init containers first), a
 //	    32-byte head: u8 flags (bit 0 init container, bit 1 running, bit 2
 //	    seccomp program follows, bit 3 the C cannot exec in it), u8 0,
@@ -41,7 +44,7 @@ import (
 //	trailer: "XFBS"
 const (
 	FastExecFile    = "fastexec"
-	FastExecVersion = 1
+	FastExecVersion = 2
 )
 
 const (
@@ -118,6 +121,11 @@ func encodeFastExec(rec *state.Record, sec map[string]fastSecurity, workdir map[
 	out = ne.AppendUint32(out, uint32(max(rec.Supervisor.PID, 0)))
 	out = ne.AppendUint32(out, uint32(len(rec.Containers)))
 	out = ne.AppendUint64(out, rec.Supervisor.StartTime)
+	out = ne.AppendUint32(out, uint32(len(rec.Cgroups)))
+	for _, dir := range rec.Cgroups {
+		out = ne.AppendUint32(out, uint32(len(dir)))
+		out = append(out, dir...)
+	}
 	for i := range rec.Containers {
 		cs := &rec.Containers[i]
 		var f byte

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"testing"
 
 	"github.com/podsandbox/sandbox/execin"
@@ -21,6 +22,11 @@ type fastEntry struct {
 // decodeFastExec reads what encodeFastExec wrote, as nsenter/fastexec.c
 // does, failing t on anything out of place.
 func decodeFastExec(t *testing.T, b []byte) (flags byte, supPID uint32, supStart uint64, out []fastEntry) {
+	flags, supPID, supStart, _, out = decodeFastExecCgroups(t, b)
+	return
+}
+
+func decodeFastExecCgroups(t *testing.T, b []byte) (flags byte, supPID uint32, supStart uint64, cgroups []string, out []fastEntry) {
 	t.Helper()
 	ne := binary.NativeEndian
 	if len(b) < 28 || string(b[:4]) != "SBFX" || b[4] != FastExecVersion || b[6] != 0 || b[7] != 0 || string(b[len(b)-4:]) != "XFBS" {
@@ -29,6 +35,13 @@ func decodeFastExec(t *testing.T, b []byte) (flags byte, supPID uint32, supStart
 	flags, supPID, supStart = b[5], ne.Uint32(b[8:]), ne.Uint64(b[16:])
 	n := ne.Uint32(b[12:])
 	at := 24
+	ncg := ne.Uint32(b[at:])
+	at += 4
+	for range ncg {
+		l := int(ne.Uint32(b[at:]))
+		cgroups = append(cgroups, string(b[at+4:at+4+l]))
+		at += 4 + l
+	}
 	for range n {
 		h := b[at : at+32]
 		e := fastEntry{flags: h[0], pid: ne.Uint32(h[4:]), start: ne.Uint64(h[8:]), bnd: ne.Uint64(h[16:])}
@@ -94,5 +107,13 @@ func TestEncodeFastExec(t *testing.T) {
 	rec.Phase = state.PhaseSucceeded
 	if flags, _, _, _ := decodeFastExec(t, encodeFastExec(rec, sec, dirs)); flags != fastPodEnded {
 		t.Errorf("ended pod: flags %d", flags)
+	}
+
+	// The pod's cgroup directories, in the record's order: an exec joins
+	// its container's leaf below each.
+	rec.Cgroups = []string{"/sys/fs/cgroup/pids/sandbox-x", "/sys/fs/cgroup/memory/p/sandbox-x"}
+	_, _, _, cgs, got2 := decodeFastExecCgroups(t, encodeFastExec(rec, sec, dirs))
+	if !slices.Equal(cgs, rec.Cgroups) || len(got2) != len(want) {
+		t.Errorf("cgroups %q (%d containers), want %q", cgs, len(got2), rec.Cgroups)
 	}
 }

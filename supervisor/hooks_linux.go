@@ -196,7 +196,9 @@ func (s *sandbox) runHook(ctx context.Context, c *pod.Container, pid int, h *pod
 		return err
 	}
 	defer outR.Close()
-	spec := execin.Spec{Argv: h.Exec.Command, Env: env, Dir: c.WorkingDir, Identity: id}
+	spec := execin.Spec{Argv: h.Exec.Command, Env: env, Dir: c.WorkingDir, Identity: id,
+		// In the container's cgroup, as its own processes are.
+		Place: func(pid int) error { return s.placeInCgroup(c.Name, pid) }}
 	proc, err := execin.Start(pidfdFile, pid, s.opts.Exe, spec, execin.Stdio{Stdout: outW, Stderr: outW})
 	outW.Close()
 	if err != nil {

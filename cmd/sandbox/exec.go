@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/podsandbox/sandbox/cgroup"
 	"github.com/podsandbox/sandbox/execin"
 	"github.com/podsandbox/sandbox/internal/state"
 	"github.com/podsandbox/sandbox/pod"
@@ -127,6 +128,11 @@ func runExec(f *execFlags, podName string, argv []string) error {
 		return sandboxErr("container %s: %v", cs.Name, err)
 	}
 	spec := execin.Spec{Argv: argv, Env: env, Dir: workingDir(rec, cs.Name), TTY: f.tty, Identity: id, Explain: explainer(&runFlags{explain: f.explain})}
+	if dirs := rec.Cgroups; len(dirs) > 0 {
+		// The command joins its container's cgroup, as the container's
+		// own processes are: its limits apply to it.
+		spec.Place = func(pid int) error { return cgroup.JoinLeaf(dirs, cs.Name, pid) }
+	}
 	stdinTerm := isTerminal(os.Stdin)
 	if f.tty && stdinTerm {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
