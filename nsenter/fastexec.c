@@ -435,10 +435,11 @@ struct pod {
 	uint8_t flags;
 	uint32_t sup_pid;
 	uint64_t sup_start;
-	/* The pod's cgroup directories (NUL-terminated copies): the command
-	 * joins its container's leaf below each (join_cgroup). */
-	char *cgroups[max_cgroups];
-	uint32_t ncgroups;
+	/* The pod's cgroup directories, in the file's buffer (not
+	 * NUL-terminated): the command joins its container's leaf below each
+	 * (join_cgroup). */
+	const unsigned char *cgroups[max_cgroups];
+	uint32_t cglen[max_cgroups], ncgroups;
 	struct container ctr; /* the one asked for */
 };
 
@@ -492,11 +493,8 @@ static int find_container(const unsigned char *buf, size_t len, const char *name
 		cp = take(&c, l);
 		if (l == 0 || l > max_dir || cp == NULL || cp[0] != '/' || memchr(cp, '\0', l) != NULL)
 			return -1;
-		pod->cgroups[i] = malloc(l + 1);
-		if (pod->cgroups[i] == NULL)
-			return -1;
-		memcpy(pod->cgroups[i], cp, l);
-		pod->cgroups[i][l] = '\0';
+		pod->cgroups[i] = cp;
+		pod->cglen[i] = l;
 	}
 	for (i = 0; i < n; i++) {
 		struct container k;
@@ -685,7 +683,8 @@ static int join_cgroup(const struct pod *pod)
 		int fd, n;
 		ssize_t w;
 
-		n = snprintf(path, sizeof(path), "%s/%.*s", pod->cgroups[i], (int)pod->ctr.namelen, pod->ctr.name);
+		n = snprintf(path, sizeof(path), "%.*s/%.*s", (int)pod->cglen[i], (const char *)pod->cgroups[i],
+			     (int)pod->ctr.namelen, pod->ctr.name);
 		if (n < 0 || (size_t)n >= sizeof(path) - sizeof("/cgroup.procs"))
 			return -1;
 		if (lstat(path, &st) < 0) {

@@ -32,13 +32,12 @@ func namespaces(pid int) map[string]uint64 {
 }
 
 // initRecord fills the record's static part before anything starts. The
-// manifest is encoded beside the start, and the record's encoder built:
-// the record is first saved once the pause is ready (saveLocked).
+// manifest is encoded beside the start (on the other CPU): the record is
+// first saved once the pause is ready (saveLocked).
 func (s *sandbox) initRecord(self state.Process) {
 	s.manifest = make(chan json.RawMessage, 1)
 	go func() {
 		manifest, _ := json.Marshal(s.pod)
-		json.Marshal(state.Record{Containers: make([]state.ContainerStatus, 1)}) // the encoder, cached
 		s.manifest <- manifest
 	}()
 	s.record = state.Record{

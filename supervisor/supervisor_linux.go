@@ -1020,16 +1020,18 @@ func (s *sandbox) startContainer(c *pod.Container, restarts int) (*os.Process, e
 			}
 		}
 	}
-	// The pause's and the id map's lines first (the first container's
-	// init, which had its config early, may have got here before the pause
-	// goroutine and finishPause said them; it was cloned after both).
-	if err := s.awaitPause(); err != nil {
-		return abort(err)
-	}
-	select {
-	case <-s.idsReady:
-	case <-s.stopping:
-		return abort(errors.New("pod is stopping"))
+	if configFirst {
+		// The pause's and the id map's lines first: this init had its
+		// config before the pause goroutine and finishPause said them
+		// (it was cloned after both). Any other start waited for them.
+		if err := s.awaitPause(); err != nil {
+			return abort(err)
+		}
+		select {
+		case <-s.idsReady:
+		case <-s.stopping:
+			return abort(errors.New("pod is stopping"))
+		}
 	}
 	s.opts.Explain(fmt.Sprintf("container %s: setns(pidfd of pause, %s), clone(CLONE_PARENT): pid %d; unshare(CLONE_NEWNS)", c.Name, cloneFlagNames(uintptr(nsflags)), rep.PID))
 	s.opts.Explain(fmt.Sprintf("container %s: %s", c.Name, initKind))
