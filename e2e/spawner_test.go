@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +34,7 @@ func TestForkServerStartsTheFirstJoin(t *testing.T) {
 		p.signal(syscall.SIGTERM)
 		r := p.wait()
 		c.expectCode(r, 143)
-		c.expectStderr(r, "+ exec by the first container's join, which then joins it; the join itself is a clone of the CLI's fork server")
+		c.expectStderr(r, ") by the first container's join, which then joins it; the join itself is a clone of the CLI's fork server")
 		first, second := linesOf(r.stdout, "first"), linesOf(r.stdout, "second")
 		if len(first) == 0 || len(second) != 1 || first[0] != second[0] || first[0] == hostNet {
 			t.Errorf("network namespaces: first %q, second %q, the host's %q: want one of the pod's", first, second, hostNet)
@@ -88,4 +91,55 @@ func childrenNamed(parent int, comm string) []procInfo {
 		}
 	}
 	return out
+}
+
+// The pause the first join spawns executes the pause image
+// (nsenter/pauseimage.c), a one-page program in a sealed memfd, not the
+// sandbox binary. It is what a pause must be: non-dumpable (a container,
+// root of the pod without CAP_SYS_PTRACE, can read neither its environment
+// nor its executable), without capabilities (bounding set included, under
+// no_new_privs: the exec as the pod's root gave none back), tiny, ignoring
+// signals other than SIGTERM and SIGINT and exiting 0 on SIGTERM. Its memory
+// belongs to the pod's user namespace: its owner may still inspect it.
+func TestSpawnedPauseExecutesTheImage(t *testing.T) {
+	forModes(t, "pimg", func(t *testing.T, c *tcase) {
+		p := c.start(c.write(c.newPod(sh("main", `
+cat /proc/1/environ >/dev/null 2>&1 && echo environ=read || echo environ=refused
+readlink /proc/1/exe >/dev/null 2>&1 && echo exe=read || echo exe=refused
+echo up; exec sleep 1000`))), runOpts{})
+		p.waitOutput("up", 20*time.Second)
+		pause := c.findPause(p, 5*time.Second)
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pause.pid)); err != nil || exe != "/memfd:pause (deleted)" {
+			t.Errorf("the pause executes %q (%v), want the pause image, /memfd:pause (deleted)", exe, err)
+		}
+		for field, want := range map[string]string{"CapBnd": "0000000000000000", "CapPrm": "0000000000000000", "NoNewPrivs": "1"} {
+			if got := procStatusField(pause.pid, field); got != want {
+				t.Errorf("the pause's %s is %q, want %q", field, got, want)
+			}
+		}
+		if private := smapsRollupKB(pause.pid, "Private_Dirty") + smapsRollupKB(pause.pid, "Private_Clean"); private < 0 || private > 8 {
+			t.Errorf("the pause's private memory is %d kB, want at most 8", private)
+		}
+		owner := exec.Command("cat", fmt.Sprintf("/proc/%d/smaps_rollup", pause.pid))
+		owner.SysProcAttr = c.asMode()
+		if out, err := owner.CombinedOutput(); err != nil || !strings.Contains(string(out), "Rss:") {
+			t.Errorf("the pod's owner cannot read the pause's smaps_rollup: %v\n%s", err, out)
+		}
+		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGCHLD, syscall.SIGPIPE} {
+			if err := syscall.Kill(pause.pid, sig); err != nil {
+				t.Fatalf("signal the pause: %v", err)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		if pi, ok := readProc(pause.pid); !ok || pi.start != pause.start || pi.state == "Z" {
+			t.Fatalf("the pause did not survive SIGHUP, SIGUSR1, SIGCHLD and SIGPIPE")
+		}
+		if err := syscall.Kill(pause.pid, syscall.SIGTERM); err != nil {
+			t.Fatalf("SIGTERM the pause: %v", err)
+		}
+		r := p.wait()
+		c.expectCode(r, 137)
+		c.expectStdout(r, "environ=refused", "exe=refused")
+		c.expectStderr(r, fmt.Sprintf("pause (pid %d) exited with status 0", pause.pid))
+	})
 }

@@ -156,7 +156,7 @@ static void report(int fd, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void fail(int fd, const char *what)
+static void __attribute__((noreturn)) fail(int fd, const char *what)
 {
 	report(fd, "error %s: %s", what, strerror(errno));
 	_exit(125);
@@ -498,26 +498,33 @@ static int has_uid_map(void)
 	return n == 1;
 }
 
-static void pause_with(int sync_fd, int wait_fd)
+/* pause_await_maps waits until the pause's id maps are written: EOF on
+ * wait_fd, whose writers (the supervisor, or the join that spawned the
+ * pause) close it then. Until then the pause stays dumpable: once it is not,
+ * /proc/PID/uid_map belongs to root. */
+static void pause_await_maps(int wait_fd)
+{
+	char c;
+
+	if (wait_fd < 0)
+		return;
+	while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
+		;
+	/* EOF also comes when the writer died first (before our parent-death
+	 * signal was set, say): without a map, there is no pod to hold. */
+	if (!has_uid_map())
+		_exit(125);
+}
+
+/* pause_setup makes the calling process the pause but for its report and
+ * its loop: non-dumpable, without capabilities, in /, SIGTERM and SIGINT
+ * blocked for the loop, the other standard signals ignored. */
+static void pause_setup(int sync_fd)
 {
 	struct sigaction sa;
 	sigset_t wait;
 	int sig;
-	char c;
 
-	prctl(PR_SET_NAME, "pause", 0, 0, 0);
-	/* Wait until the supervisor has written our id maps (EOF on wait_fd):
-	 * once we are non-dumpable, /proc/PID/uid_map belongs to root. */
-	if (wait_fd >= 0) {
-		while (read(wait_fd, &c, 1) < 0 && errno == EINTR)
-			;
-		close(wait_fd);
-		/* EOF also comes when the writer died first (before our
-		 * parent-death signal was set, say): without a map, there is
-		 * no pod to hold. */
-		if (!has_uid_map())
-			_exit(125);
-	}
 	/* The pause runs the sandbox binary: keep other pod processes from
 	 * reading its memory or opening /proc/1/exe (CVE-2019-5736 shape). */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -544,6 +551,15 @@ static void pause_with(int sync_fd, int wait_fd)
 		sa.sa_flags = sig == SIGCHLD ? SA_NOCLDWAIT | SA_NOCLDSTOP : 0;
 		sigaction(sig, &sa, NULL);
 	}
+}
+
+static void pause_with(int sync_fd, int wait_fd)
+{
+	prctl(PR_SET_NAME, "pause", 0, 0, 0);
+	pause_await_maps(wait_fd);
+	if (wait_fd >= 0)
+		close(wait_fd);
+	pause_setup(sync_fd);
 
 	report(sync_fd, "ok");
 	/* Hold no inherited descriptor: only 0-2 (/dev/null) stay. */
@@ -555,10 +571,17 @@ static void pause_with(int sync_fd, int wait_fd)
 #ifdef PAUSE_SHEDS
 	shed();
 #else
-	for (;;) {
-		sig = sigwaitinfo(&wait, NULL);
-		if (sig == SIGTERM || sig == SIGINT)
-			_exit(0);
+	{
+		sigset_t wait;
+
+		sigemptyset(&wait);
+		sigaddset(&wait, SIGTERM);
+		sigaddset(&wait, SIGINT);
+		for (;;) {
+			int sig = sigwaitinfo(&wait, NULL);
+			if (sig == SIGTERM || sig == SIGINT)
+				_exit(0);
+		}
 	}
 #endif
 }
@@ -704,7 +727,8 @@ static struct {
 	pid_t pids[2]; /* the helpers, if started */
 	int out; /* read end of their shared stdout and stderr */
 	char cmd[2][512]; /* their command lines, for an error */
-} idmaps = {-1, -1, 0, {-1, -1}, -1, {"", ""}};
+	int wake; /* the pause's wait pipe, write end: closed once the maps are written */
+} idmaps = {-1, -1, 0, {-1, -1}, -1, {"", ""}, -1};
 
 /* helper_argv splits "PATH" and the map's "inside outside count" lines into
  * argv: PATH PID inside outside count ...; the command line goes to cmd. */
@@ -857,6 +881,11 @@ done:
 		report(idmaps.psync, "maps");
 	close(idmaps.psync);
 	idmaps.psync = -1;
+	/* The maps are written: the pause may go on (spawned_pause). */
+	if (idmaps.wake >= 0) {
+		close(idmaps.wake);
+		idmaps.wake = -1;
+	}
 }
 
 /*
@@ -893,18 +922,45 @@ static void pause_descriptors(int psync, int pwait)
 	close(devnull);
 }
 
+int sandbox_exec_pause_image(void); /* pauseimage.c */
+
 /*
- * exec_pause runs in the child spawn_pause cloned: it becomes the pause
- * (role pause, with psync and pwait as its descriptors 3 and 4) holding
- * nothing else of ours: the join's pipes and the container's output are
- * closed, 0-2 are /dev/null, as for the pause the supervisor starts itself.
+ * spawned_pause runs in the child spawn_pause cloned and makes it the pause,
+ * holding nothing of ours: psync and pwait become its descriptors 3 and 4,
+ * everything else is closed (the join's pipes, the container's output, the
+ * join's end of pwait), 0-2 are /dev/null, as for the pause the supervisor
+ * starts itself. It waits for the id maps, which the join writes or has
+ * written, and sets itself up in C, then executes the pause image
+ * (pauseimage.c), which reports "ok" and waits. If that cannot be executed
+ * it executes the sandbox binary instead, as the role pause (run_pause: the
+ * wait is then over at once, the rest done again).
  */
-static void exec_pause(int psync, int pwait)
+static void __attribute__((noreturn)) spawned_pause(int psync, int pwait)
 {
 	char *argv[] = {"pause", NULL};
 	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", "_SANDBOX_WAIT_FD=4", NULL};
+	int c;
 
 	pause_descriptors(psync, pwait);
+	pause_await_maps(4);
+	/* The image executes as uid 0 of the pod's user namespace, which
+	 * would give it every capability again: with no_new_privs an exec
+	 * grants none the process has not got (pause_setup drops them all),
+	 * and the bounding set is emptied too, while we have CAP_SETPCAP. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(3, "set no_new_privs");
+	for (c = 0; c <= 63; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past the kernel's last capability */
+			fail(3, "drop the capability bounding set");
+		}
+	pause_setup(3);
+	/* Descriptor 3 stays for the image's "ok". */
+	if (fcntl(4, F_SETFD, FD_CLOEXEC) == 0) {
+		sandbox_exec_pause_image();
+		fcntl(4, F_SETFD, 0);
+	}
 	execve("/proc/self/exe", argv, envp);
 	fail(3, "exec the pause");
 }
@@ -1031,7 +1087,7 @@ static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
 			if (write(net[1], "n", 1) != 1)
 				fail(psync, "report the pod's network namespace");
 		}
-		exec_pause(psync, pwait);
+		spawned_pause(psync, pwait);
 	}
 	if (net[1] >= 0)
 		close(net[1]);
@@ -1087,6 +1143,9 @@ static void run_join(void)
 			errno = EINVAL;
 			fail(sync_fd, "join: both _SANDBOX_PIDFD and _SANDBOX_CLONEFLAGS");
 		}
+		/* With the wait pipe's write end the pause's wake-up is ours:
+		 * the supervisor closed its own. */
+		idmaps.wake = env_int("_SANDBOX_PAUSE_WAKE_FD", -1);
 		pidfd = spawn_pause(sync_fd, cloneflags, env_int("_SANDBOX_PAUSE_SYNC_FD", -1), env_int("_SANDBOX_PAUSE_WAIT_FD", -1));
 	}
 	if (sync_fd < 0 || pidfd < 0) {
@@ -1150,6 +1209,7 @@ static void run_join(void)
 	unsetenv("_SANDBOX_CLONEFLAGS");
 	unsetenv("_SANDBOX_PAUSE_SYNC_FD");
 	unsetenv("_SANDBOX_PAUSE_WAIT_FD");
+	unsetenv("_SANDBOX_PAUSE_WAKE_FD");
 	unsetenv("_SANDBOX_UIDMAP");
 	unsetenv("_SANDBOX_GIDMAP");
 	unsetenv("_SANDBOX_SETGROUPS");

@@ -66,6 +66,9 @@ const (
 const (
 	EnvPauseSyncFD = "_SANDBOX_PAUSE_SYNC_FD"
 	EnvPauseWaitFD = "_SANDBOX_PAUSE_WAIT_FD"
+	// EnvPauseWakeFD is the write end of the pause's wait pipe: the join
+	// closes it once the id maps are written, and the pause goes on.
+	EnvPauseWakeFD = "_SANDBOX_PAUSE_WAKE_FD"
 	EnvCloneFlags  = "_SANDBOX_CLONEFLAGS"
 	EnvUIDMap      = "_SANDBOX_UIDMAP"
 	EnvGIDMap      = "_SANDBOX_GIDMAP"

@@ -37,9 +37,11 @@ type pauseSpawn struct {
 	// cmds receives the first join, or nil when the container that
 	// claimed the spawn gave up before starting it.
 	cmds chan *joinStart
-	// The pause's clone flags and the ends of its pipes the join gets.
-	flags        uintptr
-	syncW, waitR *os.File
+	// The pause's clone flags and the ends of its pipes the join gets:
+	// with waitW, the pause's wake-up once the maps are written is the
+	// join's, not ours.
+	flags               uintptr
+	syncW, waitR, waitW *os.File
 	// started returns cmd.Start's error to the container.
 	started chan error
 }
@@ -91,12 +93,13 @@ func (s *sandbox) prepareSpawningJoin(cmd *exec.Cmd) {
 	// which a spawning join has not got yet: the pause's sync pipe takes
 	// its place; its wait pipe goes last.
 	cmd.ExtraFiles[1] = p.syncW
-	cmd.ExtraFiles = append(cmd.ExtraFiles, p.waitR)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, p.waitR, p.waitW)
 	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, nsenter.EnvPidFD+"=") })
 	cmd.Env = append(cmd.Env,
 		nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(p.flags), 10),
 		nsenter.EnvPauseSyncFD+"=4",
-		nsenter.EnvPauseWaitFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+		nsenter.EnvPauseWaitFD+"="+strconv.Itoa(1+len(cmd.ExtraFiles)),
+		nsenter.EnvPauseWakeFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
 	if m := s.plan.mapping; s.plan.userns {
 		// The join writes the maps as soon as it has cloned the pause
 		// (nsenter.c): itself, those we may write ourselves (write_maps),
@@ -129,12 +132,12 @@ func (s *sandbox) startJoin(cmd *exec.Cmd, spawnable bool) error {
 }
 
 // startSpawn starts the goroutine that, once the first container hands over
-// its join (prepareSpawningJoin gave it the pause's descriptors, syncW and
-// waitR, and clone flags), starts it unless the fork server did, reads the
-// pause's pid, adopts it, and waits for it to exit.
-func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
+// its join (prepareSpawningJoin gave it the pause's descriptors, syncW,
+// waitR and waitW, and clone flags), starts it unless the fork server did,
+// reads the pause's pid, adopts it, and waits for it to exit.
+func (s *sandbox) startSpawn(flags uintptr, syncW, waitR, waitW *os.File) {
 	// Buffered: neither side ever blocks on the other's absence.
-	s.spawn = &pauseSpawn{cmds: make(chan *joinStart, 1), started: make(chan error, 1), flags: flags, syncW: syncW, waitR: waitR}
+	s.spawn = &pauseSpawn{cmds: make(chan *joinStart, 1), started: make(chan error, 1), flags: flags, syncW: syncW, waitR: waitR, waitW: waitW}
 	s.pauseDone = make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -176,6 +179,7 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 		}
 		syncW.Close()
 		waitR.Close()
+		waitW.Close() // s.pauseWait: the join holds the pause's wake-up now
 		report := bufio.NewReader(s.pauseSync)
 		s.pauseReport = report
 		pid, err := readPausePID(report)
@@ -192,7 +196,7 @@ func (s *sandbox) startSpawn(flags uintptr, syncW, waitR *os.File) {
 		if late := uintptr(unix.CLONE_NEWNET | unix.CLONE_NEWUSER); flags&late == late {
 			how = fmt.Sprintf("clone(%s|CLONE_PARENT), unshare(CLONE_NEWNET)", cloneFlagNames(flags&^unix.CLONE_NEWNET))
 		}
-		how += " + exec by the first container's join, which then joins it"
+		how += " by the first container's join, which then joins it"
 		if spawned {
 			how += "; the join itself is a clone of the CLI's fork server (nsenter/spawner.c), not an exec"
 		}

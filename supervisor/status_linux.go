@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +161,17 @@ func (s *sandbox) finish(code int, err error) {
 }
 
 // formatNamespaces renders namespace inodes as ls -l /proc/PID/ns shows them.
+// pauseProgram says, for --explain, what the pause pid executes when it is
+// the pause image (nsenter/pauseimage.c), and nothing for the sandbox
+// binary.
+func pauseProgram(pid int) string {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	if err != nil || !strings.HasPrefix(exe, "/memfd:pause") {
+		return ""
+	}
+	return " (it executes the pause image: a one-page program in a sealed memfd, nsenter/pauseimage.c)"
+}
+
 func formatNamespaces(ns map[string]uint64) string {
 	var parts []string
 	for _, t := range namespaceTypes {

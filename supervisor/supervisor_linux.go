@@ -440,12 +440,18 @@ func (s *sandbox) run(ctx context.Context) (int, error) {
 		}
 		return ExitSandboxFailed, err
 	}
-	ns := namespaces(s.pausePID)
-	s.opts.Explain("pause ready: PID 1 of the pod, holding " + formatNamespaces(ns))
+	var ns map[string]uint64
+	if s.opts.explaining {
+		ns = namespaces(s.pausePID)
+		s.opts.Explain("pause ready: PID 1 of the pod" + pauseProgram(s.pausePID) + ", holding " + formatNamespaces(ns))
+	}
 	holderDied, stopWatch := s.watchHolder() // bridge_linux.go
 	defer stopWatch()
 	s.holderDied = holderDied
 	close(s.pauseReady)
+	if ns == nil {
+		ns = namespaces(s.pausePID)
+	}
 	// The pod's first joins have started (a later one executes the
 	// binary): the fork server's memory is not held while the pod runs.
 	s.opts.Spawner.Close()
@@ -618,7 +624,7 @@ func (s *sandbox) startPause() error {
 	s.pauseSync, s.pauseWait, s.pauseReport = syncR, waitW, syncR // closed by closePausePipes
 	flags := s.pauseCloneFlags()
 	if s.spawnsPause() {
-		s.startSpawn(flags, syncW, waitR) // spawn_linux.go
+		s.startSpawn(flags, syncW, waitR, waitW) // spawn_linux.go
 		return nil
 	}
 	defer close(s.pauseStarted)
@@ -696,7 +702,9 @@ func (s *sandbox) finishPause() error {
 		s.opts.Explain(fmt.Sprintf("user namespace id map %s: uid %v, gid %v", how, s.plan.mapping.UIDs, s.plan.mapping.GIDs))
 	}
 	close(s.idsReady)
-	s.pauseWait.Close() // maps written: the pause may make itself non-dumpable
+	// Maps written: the pause may make itself non-dumpable. (A spawning
+	// join has woken it already: this copy is closed.)
+	s.pauseWait.Close()
 	if _, err := nsenter.ReadReport(s.pauseReport); err != nil {
 		return fmt.Errorf("start pause: %w", err)
 	}
