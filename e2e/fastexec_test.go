@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -210,11 +211,11 @@ func TestExecFastPath(t *testing.T) {
 
 // TestExecFastPathIdentityNow: the identity an exec'd command gets is the
 // container process's at the time of the exec, not at its start. A process
-// whose uid changed is joined as that uid by the fast path (root; rootless,
-// the caller cannot read its environment any more: both paths refuse with
-// the Go code's message); one whose
-// bounding set changed (so the seccomp program the supervisor recorded is
-// not the one to load) falls back to the Go code, with the same result.
+// whose uid changed is joined as that uid by the fast path; rootless, that
+// uid is a subordinate one, whose /proc/PID/environ only it may open: both
+// paths read it from inside the pod's user namespace. One whose bounding
+// set changed (so the seccomp program the supervisor recorded is not the
+// one to load) falls back to the Go code, with the same result.
 func TestExecFastPathIdentityNow(t *testing.T) {
 	forModes(t, "fxid", func(t *testing.T, c *tcase) {
 		bnd := container{Name: "bnd", Command: []string{"/usr/bin/setpriv", "--inh-caps=-kill", "--bounding-set=-kill", "/bin/sleep", "1000"}}
@@ -246,20 +247,10 @@ func TestExecFastPathIdentityNow(t *testing.T) {
 		if !mapped {
 			return
 		}
-		if !c.m.isRoot() {
-			// The process's uid is now a subordinate one, not the
-			// caller's: its environment cannot be read, so neither path
-			// can exec in it (the fast path leaves it to the Go code's
-			// message).
-			waitFor("setuid", "permission denied", "true")
-			r = c.execBoth("", "-c", "setuid", c.pod, "--", "true")
-			c.expectCode(r, 125)
-			c.expectStderr(r, "environment of pid")
-			return
-		}
 		waitFor("setuid", "1000\n", "id", "-u")
-		r = c.execBoth("", "-c", "setuid", c.pod, "--", "sh", "-c", "id -u; id -g; id -G; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status")
-		c.expectStdout(r, "1000\n1000\n1000\n", "CapEff:\t0000000000000000")
+		r = c.execBoth("", "-c", "setuid", c.pod, "--", "sh", "-c", "id -u; id -g; id -G; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; echo \"HOSTNAME=$HOSTNAME\"")
+		c.expectCode(r, 0)
+		c.expectStdout(r, "1000\n1000\n1000\n", "CapEff:\t0000000000000000", "HOSTNAME="+c.pod)
 		c.expectPath(nil, true, "-c", "setuid", c.pod)
 	})
 }
@@ -284,4 +275,29 @@ func (c *tcase) containerCgroup(name string) string {
 	}
 	c.t.Fatalf("inspect: no running container %s", name)
 	return ""
+}
+
+// A container whose process runs as a subordinate uid (runAsUser 1000; as
+// root, an ordinary uid) gets its postStart hook and `sandbox exec` run with
+// its environment: rootless, only that uid may open its /proc/PID/environ,
+// and both are read from inside the pod's user namespace (execin's environ
+// role, the fast path's helper).
+func TestHookAndExecInAContainerOfAnotherUID(t *testing.T) {
+	forModes(t, "otheruid", func(t *testing.T, c *tcase) {
+		if c.m.name == "rootless-nosubuid" {
+			return // uid 1000 is not mapped in this mode's pods: nothing to test
+		}
+		manifest := fmt.Sprintf(`{"apiVersion": "v1", "kind": "Pod",
+  "metadata": {"name": %q, "annotations": {"sandbox.podsandbox.dev/network": "none"}},
+  "spec": {"restartPolicy": "Never", "containers": [{"name": "main",
+    "command": ["/bin/sh", "-c", "echo up; exec sleep 1000"],
+    "env": [{"name": "FOO", "value": "bar"}],
+    "securityContext": {"runAsUser": 1000, "runAsGroup": 1000},
+    "lifecycle": {"postStart": {"exec": {"command": ["/bin/sh", "-c", "echo \"post $(id -u) $FOO\" > /tmp/post"]}}}}]}}`, c.pod)
+		c.runDetached(c.writeFile("pod.json", []byte(manifest)))
+		r := c.execBoth("", c.pod, "--", "sh", "-c", `id -u; echo "FOO=$FOO"; cat /tmp/post`)
+		c.expectCode(r, 0)
+		c.expectStdout(r, "1000\nFOO=bar\npost 1000 bar\n")
+		c.expectPath(nil, true, c.pod)
+	})
 }

@@ -3,10 +3,16 @@ package execin
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/podsandbox/sandbox/nsenter"
 )
 
 // Identity is who a container process is, in its own user namespace: what
@@ -148,9 +154,15 @@ func mapToInside(idMap []byte, outside uint32) (uint32, error) {
 }
 
 // EnvironOf returns the environment process pid was exec'd with. Reading it
-// needs ptrace-read access, which the pod's owner has over its containers.
+// needs ptrace-read access, which the pod's owner has over its containers;
+// a process that switched to a subordinate uid has an environ file only
+// that uid may open, so it is then read from inside the process's user
+// namespace (environInUserns).
 func EnvironOf(pid int) ([]string, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if errors.Is(err, os.ErrPermission) && os.Geteuid() != 0 {
+		data, err = environInUserns(pid)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("environment of pid %d: %w", pid, err)
 	}
@@ -161,4 +173,32 @@ func EnvironOf(pid int) ([]string, error) {
 		}
 	}
 	return env, nil
+}
+
+// environInUserns runs the sandbox binary's environ role (nsenter.c,
+// run_environ), which joins only pid's user namespace, where the pod's owner
+// has CAP_DAC_READ_SEARCH over the subordinate uid, and prints the file.
+func environInUserns(pid int) ([]byte, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	var stderr bytes.Buffer
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"sandbox-environ"},
+		Env:        []string{nsenter.EnvRole + "=" + nsenter.RoleEnviron, nsenter.EnvPidFD + "=3"},
+		ExtraFiles: []*os.File{f},
+		Stderr:     &stderr,
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return nil, errors.New(msg)
+		}
+		return nil, err
+	}
+	return out, nil
 }

@@ -711,11 +711,11 @@ static int join_cgroup(const struct pod *pod)
  * CVE-2019-5736); only 0-2, the pidfd and the two pipes kept. The child it
  * clones is ours (CLONE_PARENT) and inside the PID namespace.
  */
-static __attribute__((noreturn)) void helper(int pidfd, int nsflags, int devnull, int st, int ep, const struct cexec_direct *d,
+static __attribute__((noreturn)) void helper(int pidfd, int nsflags, int devnull, int st, int ep, struct cexec_direct *d,
 					     const sigset_t *mask, const struct pod *pod)
 {
 	pid_t child;
-	int sig;
+	int sig, joined = d->env == NULL ? CLONE_NEWUSER : 0;
 
 	if (devnull >= 0 && dup2(devnull, 0) < 0)
 		helper_fail(st);
@@ -736,7 +736,16 @@ static __attribute__((noreturn)) void helper(int pidfd, int nsflags, int devnull
 		helper_fail(st);
 	if (join_cgroup(pod) < 0)
 		helper_fail(st);
-	if (nsflags != 0 && setns(pidfd, nsflags) < 0)
+	if (d->env == NULL) {
+		/* The user namespace first, then the environment from the
+		 * host's /proc, still ours: see sandbox_fastexec. */
+		if (setns(pidfd, CLONE_NEWUSER) < 0)
+			helper_fail(st);
+		d->env = environ_of((int)pod->ctr.pid, &d->nenv);
+		if (d->env == NULL)
+			helper_fail(st);
+	}
+	if ((nsflags & ~joined) != 0 && setns(pidfd, nsflags & ~joined) < 0)
 		helper_fail(st);
 	close(pidfd);
 	if (nsflags & CLONE_NEWUSER) {
@@ -853,8 +862,15 @@ void sandbox_fastexec(int argc, char **argv)
 		return;
 	if (sandbox_proc_stat((int)pod.ctr.pid, &state, &flags, &start) < 0 || start != pod.ctr.start)
 		goto fallback;
+	/* A process that switched to a subordinate uid has an environ file
+	 * only that uid may open: the helper reads it from inside the pod's
+	 * user namespace (as execin.EnvironOf's environ role does). */
 	env = environ_of((int)pod.ctr.pid, &nenv);
-	if (env == NULL || identity_of((int)pod.ctr.pid, &id) < 0 || differing_namespaces((int)pod.ctr.pid, &nsflags) < 0)
+	if (env == NULL && (errno != EACCES || geteuid() == 0))
+		goto fallback;
+	if (identity_of((int)pod.ctr.pid, &id) < 0 || differing_namespaces((int)pod.ctr.pid, &nsflags) < 0)
+		goto fallback;
+	if (env == NULL && !(nsflags & CLONE_NEWUSER))
 		goto fallback;
 	memset(&d, 0, sizeof(d));
 	if (id.seccomp) {

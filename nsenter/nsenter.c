@@ -1316,6 +1316,63 @@ static void run_netns(void)
 
 /* ---- nest ------------------------------------------------------------- */
 
+/*
+ * run_environ prints the environment of the process its pidfd
+ * (_SANDBOX_PIDFD) refers to, from inside that process's user namespace,
+ * and exits. A container process that switched to a subordinate uid has a
+ * /proc/PID/environ of mode 0400 owned by that uid: the pod's owner may
+ * read the memory (it has CAP_SYS_PTRACE in the pod's user namespace) but
+ * not open the file from the host's, where it has no CAP_DAC_READ_SEARCH.
+ * Joined, it has that capability over the uid too. The Go runtime never
+ * starts; `sandbox exec` and lifecycle hooks run this only then (execin).
+ */
+static void run_environ(void)
+{
+	int pidfd = env_int("_SANDBOX_PIDFD", -1), pid = -1;
+	char path[64], line[256], buf[65536];
+	FILE *info;
+	ssize_t n;
+	int fd;
+
+	/* Non-dumpable: we hold a container's environment. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || pidfd < 0)
+		goto fail;
+	/* The pidfd's process, by its pid in our PID namespace. */
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	info = fopen(path, "re");
+	if (info == NULL)
+		goto fail;
+	while (fgets(line, sizeof(line), info) != NULL)
+		if (sscanf(line, "Pid: %d", &pid) == 1)
+			break;
+	fclose(info);
+	if (pid <= 0) {
+		errno = ESRCH;
+		goto fail;
+	}
+	/* Only /proc/PID/environ is refused: /proc stays the host's. */
+	if (setns(pidfd, CLONE_NEWUSER) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		write_all(1, buf, (size_t)n);
+	}
+	/* Still the same process: its pid was not recycled meanwhile. */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		goto fail;
+	_exit(0);
+fail:
+	dprintf(2, "read the environment from the container's user namespace: %s\n", strerror(errno));
+	_exit(1);
+}
+
 static int write_file(const char *path, const char *data)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -1439,6 +1496,8 @@ void sandbox_run_role(void)
 		run_netns();
 	else if (strcmp(role, "nest") == 0)
 		run_nest();
+	else if (strcmp(role, "environ") == 0)
+		run_environ();
 }
 
 /* glibc passes a constructor main's argc and argv. */

@@ -64,6 +64,9 @@ const (
 	// RoleNest clones a pod's pause from inside the network holder's user
 	// and network namespaces (bridge networking, rootless).
 	RoleNest = "nest"
+	// RoleEnviron prints the environment of the process EnvPidFD refers
+	// to, read from inside its user namespace (package execin).
+	RoleEnviron = "environ"
 )
 
 // More environment of the nest role. EnvCloneFlags and the pause's
