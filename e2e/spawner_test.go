@@ -143,3 +143,21 @@ echo up; exec sleep 1000`))), runOpts{})
 		c.expectStderr(r, fmt.Sprintf("pause (pid %d) exited with status 0", pause.pid))
 	})
 }
+
+// A later container joins the pod while the spawned pause may still be
+// setting itself up before it executes the pause image: the pause must stay
+// dumpable until that exec (a non-dumpable process whose memory belongs to
+// the host's user namespace refuses a rootless setns through its pidfd,
+// EPERM). One start in about twenty hit that window here; sixty starts per
+// mode make a regression show.
+func TestLaterJoinsWhileThePauseStarts(t *testing.T) {
+	forModes(t, "joinrace", func(t *testing.T, c *tcase) {
+		manifest := c.write(c.newPod(sh("a", "true"), sh("b", "true")))
+		for i := range 60 {
+			r := c.run(manifest, runOpts{})
+			if r.code != 0 {
+				t.Fatalf("start %d of a two-container pod: exit %d\n%s", i+1, r.code, r)
+			}
+		}
+	})
+}

@@ -516,19 +516,15 @@ static void pause_await_maps(int wait_fd)
 		_exit(125);
 }
 
-/* pause_setup makes the calling process the pause but for its report and
- * its loop: non-dumpable, without capabilities, in /, SIGTERM and SIGINT
- * blocked for the loop, the other standard signals ignored. */
+/* pause_setup makes the calling process the pause but for its
+ * dumpability, its report and its loop: without capabilities, in /, SIGTERM
+ * and SIGINT blocked for the loop, the other standard signals ignored. */
 static void pause_setup(int sync_fd)
 {
 	struct sigaction sa;
 	sigset_t wait;
 	int sig;
 
-	/* The pause runs the sandbox binary: keep other pod processes from
-	 * reading its memory or opening /proc/1/exe (CVE-2019-5736 shape). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(sync_fd, "set non-dumpable");
 	drop_capabilities(sync_fd);
 
 	if (chdir("/") < 0)
@@ -559,6 +555,10 @@ static void pause_with(int sync_fd, int wait_fd)
 	pause_await_maps(wait_fd);
 	if (wait_fd >= 0)
 		close(wait_fd);
+	/* The pause runs the sandbox binary: keep other pod processes from
+	 * reading its memory or opening /proc/1/exe (CVE-2019-5736 shape). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(sync_fd, "set non-dumpable");
 	pause_setup(sync_fd);
 
 	report(sync_fd, "ok");
@@ -955,6 +955,11 @@ static void __attribute__((noreturn)) spawned_pause(int psync, int pwait)
 				break; /* past the kernel's last capability */
 			fail(3, "drop the capability bounding set");
 		}
+	/* Still dumpable, unlike pause_with: our memory belongs to the host's
+	 * user namespace until the exec, and a non-dumpable process of it
+	 * refuses a later join's setns (its ptrace check) to everyone but host
+	 * root. Nothing of the pod runs before the image's "ok", which comes
+	 * once the image has made itself non-dumpable. */
 	pause_setup(3);
 	/* Descriptor 3 stays for the image's "ok". */
 	if (fcntl(4, F_SETFD, FD_CLOEXEC) == 0) {
