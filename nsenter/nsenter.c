@@ -1045,15 +1045,18 @@ void sandbox_pause_inplace(int psync, int pwait, int netready)
  * namespaces (cloneflags) as the supervisor's child (CLONE_PARENT, as the
  * supervisor would have cloned it) and returns a pidfd of it for the join
  * that follows. The pause's pid goes to psync, the pause's own sync pipe,
- * where the supervisor reads it, writes the id maps (only a process
- * outside the new user namespace can) and closes pwait; the pause then
- * reports "ok" there (see run_pause). The join needs no map: setns into the
- * new user namespace works before it has one (see run_join).
+ * where the supervisor reads it. We write the id maps (only a process
+ * outside the new user namespace can), ourselves or with newuidmap and
+ * newgidmap, and then close our end of pwait (finish_maps, idmaps.wake; the
+ * supervisor closed its own): the pause then sets itself up and executes the
+ * pause image, which reports "ok" on psync (spawned_pause). The join needs
+ * no map: setns into the new user namespace works before it has one (see
+ * run_join).
  *
  * The network namespace, the costly one (about 0.4 ms here, as much as the
- * other four together), is not cloned: the pause unshares it before it
- * executes, while we write the id maps or start their helpers, and tells us
- * on a pipe; we join the pod only then (await_pod_network).
+ * other four together), is not cloned: the pause unshares it first, while we
+ * write the id maps or start their helpers, and tells us on a pipe; we join
+ * the pod only then (await_pod_network).
  */
 static int pod_network = -1; /* read end: a byte once the pause made it */
 
@@ -1319,7 +1322,7 @@ static void run_netns(void)
 	/* Return: the Go runtime starts in the pod's network namespace. */
 }
 
-/* ---- nest ------------------------------------------------------------- */
+/* ---- environ ---------------------------------------------------------- */
 
 /*
  * run_environ prints the environment of the process its pidfd
@@ -1340,7 +1343,11 @@ static void run_environ(void)
 	int fd;
 
 	/* Non-dumpable: we hold a container's environment. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || pidfd < 0)
+	if (pidfd < 0) {
+		errno = EBADF;
+		goto fail;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		goto fail;
 	/* The pidfd's process, by its pid in our PID namespace. */
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
@@ -1377,6 +1384,8 @@ fail:
 	dprintf(2, "read the environment from the container's user namespace: %s\n", strerror(errno));
 	_exit(1);
 }
+
+/* ---- nest ------------------------------------------------------------- */
 
 static int write_file(const char *path, const char *data)
 {

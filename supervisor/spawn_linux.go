@@ -91,7 +91,8 @@ func (s *sandbox) prepareSpawningJoin(cmd *exec.Cmd) {
 	p := s.spawn
 	// The join's layout (startContainer): 3 sync, 4 the pause's pidfd,
 	// which a spawning join has not got yet: the pause's sync pipe takes
-	// its place; its wait pipe goes last.
+	// its place; its wait pipe's read end (the pause's) and write end (the
+	// join's, closed once the maps are written) go last.
 	cmd.ExtraFiles[1] = p.syncW
 	cmd.ExtraFiles = append(cmd.ExtraFiles, p.waitR, p.waitW)
 	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, nsenter.EnvPidFD+"=") })

@@ -160,7 +160,6 @@ func (s *sandbox) finish(code int, err error) {
 	})
 }
 
-// formatNamespaces renders namespace inodes as ls -l /proc/PID/ns shows them.
 // pauseProgram says, for --explain, what the pause pid executes when it is
 // the pause image (nsenter/pauseimage.c), and nothing for the sandbox
 // binary.
@@ -172,6 +171,7 @@ func pauseProgram(pid int) string {
 	return " (it executes the pause image: a one-page program in a sealed memfd, nsenter/pauseimage.c)"
 }
 
+// formatNamespaces renders namespace inodes as ls -l /proc/PID/ns shows them.
 func formatNamespaces(ns map[string]uint64) string {
 	var parts []string
 	for _, t := range namespaceTypes {
