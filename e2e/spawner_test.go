@@ -95,52 +95,66 @@ func childrenNamed(parent int, comm string) []procInfo {
 
 // The pause the first join spawns executes the pause image
 // (nsenter/pauseimage.c), a one-page program in a sealed memfd, not the
-// sandbox binary. It is what a pause must be: non-dumpable (a container,
-// root of the pod without CAP_SYS_PTRACE, can read neither its environment
-// nor its executable), without capabilities (bounding set included, under
-// no_new_privs: the exec as the pod's root gave none back), tiny, ignoring
-// signals other than SIGTERM and SIGINT and exiting 0 on SIGTERM. Its memory
-// belongs to the pod's user namespace: its owner may still inspect it.
+// sandbox binary; with SANDBOX_FASTPATH=0 it takes its fallback, the binary
+// (what a kernel refusing executable memfds gets). Either is what a pause
+// must be: non-dumpable (a container, root of the pod without
+// CAP_SYS_PTRACE, can read neither its environment nor its executable),
+// without capabilities (bounding set included, under no_new_privs: the exec
+// as the pod's root gave none back), tiny, ignoring signals other than
+// SIGTERM and SIGINT and exiting 0 on SIGTERM. Its memory belongs to the
+// pod's user namespace: its owner may still inspect it.
 func TestSpawnedPauseExecutesTheImage(t *testing.T) {
 	forModes(t, "pimg", func(t *testing.T, c *tcase) {
-		p := c.start(c.write(c.newPod(sh("main", `
+		for _, tc := range []struct {
+			env []string
+			exe string // "" for the sandbox binary
+		}{
+			{nil, "/memfd:pause (deleted)"},
+			{[]string{"SANDBOX_FASTPATH=0"}, ""},
+		} {
+			p := c.start(c.write(c.newPod(sh("main", `
 cat /proc/1/environ >/dev/null 2>&1 && echo environ=read || echo environ=refused
 readlink /proc/1/exe >/dev/null 2>&1 && echo exe=read || echo exe=refused
-echo up; exec sleep 1000`))), runOpts{})
-		p.waitOutput("up", 20*time.Second)
-		pause := c.findPause(p, 5*time.Second)
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pause.pid)); err != nil || exe != "/memfd:pause (deleted)" {
-			t.Errorf("the pause executes %q (%v), want the pause image, /memfd:pause (deleted)", exe, err)
-		}
-		for field, want := range map[string]string{"CapBnd": "0000000000000000", "CapPrm": "0000000000000000", "NoNewPrivs": "1"} {
-			if got := procStatusField(pause.pid, field); got != want {
-				t.Errorf("the pause's %s is %q, want %q", field, got, want)
+echo up; exec sleep 1000`))), runOpts{env: tc.env})
+			p.waitOutput("up", 20*time.Second)
+			pause := c.findPause(p, 5*time.Second)
+			want := tc.exe
+			if want == "" {
+				want = sandboxBin
 			}
-		}
-		if private := smapsRollupKB(pause.pid, "Private_Dirty") + smapsRollupKB(pause.pid, "Private_Clean"); private < 0 || private > 8 {
-			t.Errorf("the pause's private memory is %d kB, want at most 8", private)
-		}
-		owner := exec.Command("cat", fmt.Sprintf("/proc/%d/smaps_rollup", pause.pid))
-		owner.SysProcAttr = c.asMode()
-		if out, err := owner.CombinedOutput(); err != nil || !strings.Contains(string(out), "Rss:") {
-			t.Errorf("the pod's owner cannot read the pause's smaps_rollup: %v\n%s", err, out)
-		}
-		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGCHLD, syscall.SIGPIPE} {
-			if err := syscall.Kill(pause.pid, sig); err != nil {
-				t.Fatalf("signal the pause: %v", err)
+			if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pause.pid)); err != nil || exe != want {
+				t.Errorf("%q: the pause executes %q (%v), want %q", tc.env, exe, err, want)
 			}
+			for field, want := range map[string]string{"CapBnd": "0000000000000000", "CapPrm": "0000000000000000", "NoNewPrivs": "1"} {
+				if got := procStatusField(pause.pid, field); got != want {
+					t.Errorf("%q: the pause's %s is %q, want %q", tc.env, field, got, want)
+				}
+			}
+			if private := smapsRollupKB(pause.pid, "Private_Dirty") + smapsRollupKB(pause.pid, "Private_Clean"); private < 0 || private > 8 {
+				t.Errorf("%q: the pause's private memory is %d kB, want at most 8", tc.env, private)
+			}
+			owner := exec.Command("cat", fmt.Sprintf("/proc/%d/smaps_rollup", pause.pid))
+			owner.SysProcAttr = c.asMode()
+			if out, err := owner.CombinedOutput(); err != nil || !strings.Contains(string(out), "Rss:") {
+				t.Errorf("%q: the pod's owner cannot read the pause's smaps_rollup: %v\n%s", tc.env, err, out)
+			}
+			for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGCHLD, syscall.SIGPIPE} {
+				if err := syscall.Kill(pause.pid, sig); err != nil {
+					t.Fatalf("signal the pause: %v", err)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			if pi, ok := readProc(pause.pid); !ok || pi.start != pause.start || pi.state == "Z" {
+				t.Fatalf("%q: the pause did not survive SIGHUP, SIGUSR1, SIGCHLD and SIGPIPE", tc.env)
+			}
+			if err := syscall.Kill(pause.pid, syscall.SIGTERM); err != nil {
+				t.Fatalf("SIGTERM the pause: %v", err)
+			}
+			r := p.wait()
+			c.expectCode(r, 137)
+			c.expectStdout(r, "environ=refused", "exe=refused")
+			c.expectStderr(r, fmt.Sprintf("pause (pid %d) exited with status 0", pause.pid))
 		}
-		time.Sleep(100 * time.Millisecond)
-		if pi, ok := readProc(pause.pid); !ok || pi.start != pause.start || pi.state == "Z" {
-			t.Fatalf("the pause did not survive SIGHUP, SIGUSR1, SIGCHLD and SIGPIPE")
-		}
-		if err := syscall.Kill(pause.pid, syscall.SIGTERM); err != nil {
-			t.Fatalf("SIGTERM the pause: %v", err)
-		}
-		r := p.wait()
-		c.expectCode(r, 137)
-		c.expectStdout(r, "environ=refused", "exe=refused")
-		c.expectStderr(r, fmt.Sprintf("pause (pid %d) exited with status 0", pause.pid))
 	})
 }
 

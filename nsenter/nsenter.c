@@ -961,8 +961,10 @@ static void __attribute__((noreturn)) spawned_pause(int psync, int pwait)
 	 * root. Nothing of the pod runs before the image's "ok", which comes
 	 * once the image has made itself non-dumpable. */
 	pause_setup(3);
-	/* Descriptor 3 stays for the image's "ok". */
-	if (fcntl(4, F_SETFD, FD_CLOEXEC) == 0) {
+	/* Descriptor 3 stays for the image's "ok". SANDBOX_FASTPATH=0 (which
+	 * the supervisor passes on) takes the fallback on purpose. */
+	if ((getenv("SANDBOX_FASTPATH") == NULL || strcmp(getenv("SANDBOX_FASTPATH"), "0") != 0) &&
+	    fcntl(4, F_SETFD, FD_CLOEXEC) == 0) {
 		sandbox_exec_pause_image();
 		fcntl(4, F_SETFD, 0);
 	}
@@ -1218,6 +1220,7 @@ static void run_join(void)
 	unsetenv("_SANDBOX_PAUSE_SYNC_FD");
 	unsetenv("_SANDBOX_PAUSE_WAIT_FD");
 	unsetenv("_SANDBOX_PAUSE_WAKE_FD");
+	unsetenv("SANDBOX_FASTPATH"); /* only for the pause: spawned_pause */
 	unsetenv("_SANDBOX_UIDMAP");
 	unsetenv("_SANDBOX_GIDMAP");
 	unsetenv("_SANDBOX_SETGROUPS");

@@ -96,6 +96,11 @@ func (s *sandbox) prepareSpawningJoin(cmd *exec.Cmd) {
 	cmd.ExtraFiles[1] = p.syncW
 	cmd.ExtraFiles = append(cmd.ExtraFiles, p.waitR, p.waitW)
 	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, nsenter.EnvPidFD+"=") })
+	if os.Getenv("SANDBOX_FASTPATH") == "0" {
+		// No fast path at all: the pause executes the binary, not the
+		// pause image (nsenter.c, spawned_pause).
+		cmd.Env = append(cmd.Env, "SANDBOX_FASTPATH=0")
+	}
 	cmd.Env = append(cmd.Env,
 		nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(p.flags), 10),
 		nsenter.EnvPauseSyncFD+"=4",
