@@ -1,7 +1,7 @@
 /*
  * pauseimage.c: the program a pause spawned by the pod's first join
  * executes once it has set itself up (nsenter.c, spawned_pause): a
- * one-segment ELF executable of about 300 bytes, made at run time in a
+ * one-segment ELF executable of 360 bytes, made at run time in a
  * sealed memfd.
  *
  * Why execute at all: a process's memory belongs to the user namespace it
@@ -11,8 +11,9 @@
  * /proc/PID/smaps; executed in the pod's user namespace, its owner can, as
  * for any container. Why not the sandbox binary, as a pause the supervisor
  * starts does: loading 16 MB and libc, then unmapping them again
- * (nsenter.c, shed), took 0.6-0.9 ms of a 2-CPU machine at the moment the
- * id-map helpers and the container need it; this image is one page.
+ * (nsenter.c, shed), cost 0.6-0.9 ms of CPU on a 2-CPU machine at the moment
+ * the id-map helpers and the container need it (about 0.3 ms of a pod's
+ * start); this image is one page.
  *
  * The program is position-independent code assembled into .rodata (data
  * here, never executed in this process). It uses no stack: it first unmaps
