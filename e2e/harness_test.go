@@ -769,12 +769,13 @@ func allPids() []int {
 	return pids
 }
 
-// podProcs lists live processes that belong to pod: HOSTNAME=<pod> (every
-// container process) or _SANDBOX_HOSTNAME=<pod> in the environment, the
-// sandbox binary as executable (the network holder and the keeper of its
-// user-mode network stack included), a user-mode network stack that sandbox
-// started (pasta or slirp4netns with _SANDBOX_USERNET in the environment),
-// or one of the processes the case saw.
+// podProcs lists live processes that belong to pod: HOSTNAME=<pod> in the
+// environment (every container process), the sandbox binary as executable
+// or, for a pause that executes the pause image (nsenter/pauseimage.c),
+// as _SANDBOX_EXE in its environment (the network holder and the keeper of
+// its user-mode network stack included), a user-mode network stack that
+// sandbox started (pasta or slirp4netns with _SANDBOX_USERNET in the
+// environment), or one of the processes the case saw.
 func (c *tcase) podProcs(pod string) []procInfo {
 	c.mu.Lock()
 	seen := slices.Clone(c.seen)
@@ -792,8 +793,8 @@ func (c *tcase) podProcs(pod string) []procInfo {
 		if !ok || p.state == "Z" || p.state == "X" {
 			continue
 		}
-		match := p.exe == sandboxBin || isUsernetTool(p) ||
-			slices.Contains(p.env, "HOSTNAME="+pod) || slices.Contains(p.env, "_SANDBOX_HOSTNAME="+pod) ||
+		match := p.exe == sandboxBin || slices.Contains(p.env, "_SANDBOX_EXE="+sandboxBin) || isUsernetTool(p) ||
+			slices.Contains(p.env, "HOSTNAME="+pod) ||
 			slices.Contains(seen, procID{pid, p.start})
 		if match {
 			out = append(out, p)

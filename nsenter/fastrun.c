@@ -15,9 +15,10 @@
  *      code would refuse or that needs a closer look) returns to Go, which
  *      runs or refuses it as always: the messages stay the Go code's;
  *   2. the pod is the Go path's: the pause is our clone with new user,
- *      ipc, pid and uts namespaces, not an exec: it makes the pod's network
- *      namespace itself (the costly one, made while the container mounts),
- *      then is the same 4 kB PID 1 as an exec'd pause (nsenter.c,
+ *      ipc, pid and uts namespaces, not an exec of the binary: it makes the
+ *      pod's network namespace itself (the costly one, made while the
+ *      container mounts), then is the same PID 1 as any pause, the pause
+ *      image (nsenter.c,
  *      sandbox_pause_inplace); we write its one-id map, join it and fork
  *      the container, which unshares a mount namespace and runs the C
  *      container init (cinit.c) with the records the supervisor's Go code

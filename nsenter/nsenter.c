@@ -12,13 +12,14 @@
  *   pause  The pod's PID 1: holds the namespaces open, reaps zombies (its
  *          SIGCHLD is ignored, so the kernel does), exits 0 on SIGTERM/SIGINT,
  *          ignores the other standard signals. It never returns, so no Go runtime is
- *          started, and once set up it unmaps all but one page of text and
- *          the page of its argv (4 kB of private memory; see run_pause and
- *          shed). chdir("/"), no inherited descriptor. It does nothing
- *          privileged and drops every capability it may hold in the pod's
- *          user namespace: exec'd before its namespace had an id map (the
- *          usual case), execve dropped them already; exec'd as root of the
- *          pod's namespace by the nest role (bridge), it would keep them all.
+ *          started, and once set up it executes the pause image
+ *          (pauseimage.c): one page of program, 8 kB of private memory with
+ *          the top of its stack; see pause_with. chdir("/"), no inherited
+ *          descriptor. It does nothing privileged and holds no capability in
+ *          the pod's user namespace: it drops them all, sets no_new_privs
+ *          and empties its bounding set before that exec (exec'd as root of
+ *          the pod's namespace by the nest role, bridge, it would otherwise
+ *          keep them all).
  *          The first container init sets the pod's hostname and brings up lo
  *          instead.
  *
@@ -169,308 +170,13 @@ static void __attribute__((noreturn)) fail(int fd, const char *what)
  * every child the pause inherits (an orphan reparented to PID 1, or one that
  * was a zombie already); SIGTERM and SIGINT are blocked and taken with
  * rt_sigtimedwait; the other standard signals (1-31) are ignored, the
- * real-time ones keep their default. No signal ever runs a handler, so the
- * kernel never writes a signal frame: once set up, the pause needs neither
- * libc nor a stack, and on amd64 and arm64 it sheds its whole
- * address space (libc, ld.so, the sandbox binary, heap, stack, vdso) but two
- * things: the page of the sandbox binary's text that holds its last loop
- * (sandbox_pause_loop below, a few raw syscalls, with the signal set in the
- * same page), and the top of the stack, which holds argv and the environment
- * strings that /proc/PID/cmdline and ps read. Its private memory is then one
- * page of stack, plus the page of text unless another process maps it (the
- * supervisor and every other pause do). Other architectures keep everything
- * mapped and wait in sigwaitinfo.
+ * real-time ones keep their default. All of that survives an exec, so once
+ * set up in C the pause executes the pause image (pauseimage.c): a program of
+ * one page that makes itself non-dumpable, reports "ok" and waits, with no
+ * libc, no stack and nothing of the sandbox binary mapped. Where the image
+ * cannot be executed (another architecture, vm.memfd_noexec = 2), the pause
+ * reports "ok" itself and waits in sigwaitinfo, everything kept mapped.
  */
-#define STR2(x) #x
-#define STR(x) STR2(x)
-
-#if defined(__x86_64__) || defined(__aarch64__)
-#define PAUSE_SHEDS 1
-#if SIGTERM != 15 || SIGINT != 2
-#error "sandbox_pause_loop's signal set assumes SIGTERM 15 and SIGINT 2"
-#endif
-
-/*
- * sandbox_pause_loop(spans, n, start, len) munmaps the n (start, length)
- * pairs at spans, then [start, start+len) (the part of the stack that holds
- * spans, with the arguments in registers), then loops on
- * rt_sigtimedwait({SIGTERM, SIGINT}, NULL, NULL, 8) until it returns one of
- * them, and exit_group(0)s. It never returns and, once the spans are read,
- * uses no memory but its own text: no stack, no data (the set 0x4002, bits of
- * signals 2 and 15, is the quad after the code).
- */
-__attribute__((noreturn, visibility("hidden"))) void sandbox_pause_loop(const unsigned long *spans, unsigned long n,
-	unsigned long start, unsigned long len);
-extern const char sandbox_pause_loop_end[] __attribute__((visibility("hidden")));
-
-/* The frame of both versions: the code, then the signal set (label 4). */
-#define LOOP_BEGIN(type) \
-	".pushsection .text\n" \
-	".balign 64\n" \
-	".globl sandbox_pause_loop\n" \
-	".hidden sandbox_pause_loop\n" \
-	".type sandbox_pause_loop, " type "\n" \
-	"sandbox_pause_loop:\n"
-#define LOOP_END \
-	".balign 8\n" \
-	"4:	.quad 0x4002\n" \
-	".globl sandbox_pause_loop_end\n" \
-	".hidden sandbox_pause_loop_end\n" \
-	"sandbox_pause_loop_end:\n" \
-	".size sandbox_pause_loop, sandbox_pause_loop_end - sandbox_pause_loop\n" \
-	".popsection\n"
-
-#if defined(__x86_64__)
-__asm__(LOOP_BEGIN("@function")
-	"	mov %rdi, %r12\n"
-	"	mov %rsi, %r13\n"
-	"	mov %rdx, %r14\n"
-	"	mov %rcx, %r15\n" /* syscall clobbers rcx and r11 */
-	"1:	test %r13, %r13\n"
-	"	jz 2f\n"
-	"	mov (%r12), %rdi\n"
-	"	mov 8(%r12), %rsi\n"
-	"	mov $" STR(__NR_munmap) ", %eax\n"
-	"	syscall\n"
-	"	add $16, %r12\n"
-	"	dec %r13\n"
-	"	jmp 1b\n"
-	"2:	mov %r14, %rdi\n"
-	"	mov %r15, %rsi\n"
-	"	mov $" STR(__NR_munmap) ", %eax\n"
-	"	syscall\n"
-	"3:	lea 4f(%rip), %rdi\n"
-	"	xor %esi, %esi\n"
-	"	xor %edx, %edx\n"
-	"	mov $8, %r10d\n"
-	"	mov $" STR(__NR_rt_sigtimedwait) ", %eax\n"
-	"	syscall\n"
-	"	test %rax, %rax\n"
-	"	jle 3b\n" /* -EINTR (after a stop and continue): wait again */
-	"	xor %edi, %edi\n"
-	"	mov $" STR(__NR_exit_group) ", %eax\n"
-	"	syscall\n"
-	"	jmp 3b\n"
-	LOOP_END);
-#define RSEQ_SIGNATURE 0x53053053
-#elif defined(__aarch64__)
-__asm__(LOOP_BEGIN("%function")
-	"	hint #34\n" /* bti c */
-	"	mov x19, x0\n"
-	"	mov x20, x1\n"
-	"	mov x21, x2\n"
-	"	mov x22, x3\n"
-	"1:	cbz x20, 2f\n"
-	"	ldp x0, x1, [x19], #16\n"
-	"	mov x8, #" STR(__NR_munmap) "\n"
-	"	svc #0\n"
-	"	sub x20, x20, #1\n"
-	"	b 1b\n"
-	"2:	mov x0, x21\n"
-	"	mov x1, x22\n"
-	"	mov x8, #" STR(__NR_munmap) "\n"
-	"	svc #0\n"
-	"3:	adr x0, 4f\n"
-	"	mov x1, #0\n"
-	"	mov x2, #0\n"
-	"	mov x3, #8\n"
-	"	mov x8, #" STR(__NR_rt_sigtimedwait) "\n"
-	"	svc #0\n"
-	"	cmp x0, #0\n"
-	"	b.le 3b\n"
-	"	mov x0, #0\n"
-	"	mov x8, #" STR(__NR_exit_group) "\n"
-	"	svc #0\n"
-	"	b 3b\n"
-	LOOP_END);
-#define RSEQ_SIGNATURE 0xd428bc00
-#endif
-
-/* glibc 2.35+ registers an rseq area in the thread's TLS; the kernel writes
- * to it on every preemption and would SIGSEGV us once it is unmapped. Weak:
- * older glibc and musl have neither symbol (nor register rseq). */
-extern const ptrdiff_t __rseq_offset __attribute__((weak));
-extern const unsigned int __rseq_size __attribute__((weak));
-
-static unsigned long thread_pointer(void)
-{
-	unsigned long tp;
-#if defined(__x86_64__)
-	__asm__("mov %%fs:0, %0" : "=r"(tp));
-#else
-	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
-#endif
-	return tp;
-}
-
-/* rseq_off unregisters libc's rseq area and reports whether none is left
- * registered (0), which is what makes unmapping the TLS safe. */
-static int rseq_off(void)
-{
-#ifdef SYS_rseq
-	struct {
-		unsigned int cpu_id_start, cpu_id;
-		unsigned long long rseq_cs;
-		unsigned int flags, node_id, mm_cid, pad;
-	} __attribute__((aligned(32))) probe;
-	unsigned int len;
-
-	if (&__rseq_offset != NULL && &__rseq_size != NULL && __rseq_size != 0) {
-		void *area = (char *)thread_pointer() + __rseq_offset;
-
-		/* The length must be the registered one: glibc's __rseq_size, or
-		 * the 32-byte original struct, or the area glibc 2.40+ rounds up. */
-		if (syscall(SYS_rseq, area, __rseq_size, 1 /* RSEQ_FLAG_UNREGISTER */, RSEQ_SIGNATURE) < 0)
-			for (len = 32; len <= 1024; len += 32)
-				if (syscall(SYS_rseq, area, len, 1, RSEQ_SIGNATURE) == 0)
-					break;
-	}
-	/* Registering a probe succeeds only when nothing is registered. */
-	memset(&probe, 0, sizeof(probe));
-	if (syscall(SYS_rseq, &probe, 32, 0, RSEQ_SIGNATURE) == 0) {
-		syscall(SYS_rseq, &probe, 32, 1, RSEQ_SIGNATURE);
-		return 0;
-	}
-	return errno == ENOSYS ? 0 : -1;
-#else
-	return 0;
-#endif
-}
-
-struct span {
-	unsigned long start, end;
-};
-
-#define MAX_MAPPINGS 128
-
-static unsigned long hex(const char **p)
-{
-	unsigned long n = 0;
-
-	for (;; (*p)++) {
-		char c = **p;
-		if (c >= '0' && c <= '9')
-			n = n << 4 | (unsigned long)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			n = n << 4 | (unsigned long)(c - 'a' + 10);
-		else
-			return n;
-	}
-}
-
-/* mappings reads /proc/self/maps into maps (at most MAX_MAPPINGS) and
- * returns how many there are, or -1. [vsyscall], above the user address
- * space, is no mapping of ours. */
-static int mappings(struct span *maps)
-{
-	char buf[4096];
-	size_t have = 0;
-	int n = 0, fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t got = read(fd, buf + have, sizeof(buf) - 1 - have);
-		char *line = buf, *nl;
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0 || (got == 0 && have > 0)) /* or a line longer than buf */
-			break;
-		if (got == 0) {
-			close(fd);
-			return n;
-		}
-		have += (size_t)got;
-		buf[have] = '\0';
-		while ((nl = strchr(line, '\n')) != NULL) {
-			const char *p = line;
-
-			*nl = '\0';
-			maps[n].start = hex(&p);
-			if (*p++ != '-' || n == MAX_MAPPINGS)
-				goto bad;
-			maps[n].end = hex(&p);
-			if (strstr(p, "[vsyscall]") == NULL && maps[n].end > maps[n].start)
-				n++;
-			line = nl + 1;
-		}
-		have -= (size_t)(line - buf);
-		memmove(buf, line, have);
-	}
-bad:
-	close(fd);
-	return -1;
-}
-
-struct unmap {
-	struct span keep[2];
-	unsigned long here, last[2], spans[2 * (MAX_MAPPINGS + 4)];
-	int n;
-};
-
-/* cut adds [lo, hi) less the kept spans from keep[k] on to u's spans; the
- * piece that holds here (our frame, and u itself) becomes u->last. */
-static void cut(struct unmap *u, unsigned long lo, unsigned long hi, int k)
-{
-	if (lo >= hi)
-		return;
-	if (k < 2) {
-		const struct span *s = &u->keep[k];
-
-		if (s->start >= s->end || s->start >= hi || s->end <= lo) {
-			cut(u, lo, hi, k + 1);
-		} else {
-			cut(u, lo, s->start, k + 1);
-			cut(u, s->end, hi, k + 1);
-		}
-		return;
-	}
-	if (u->here >= lo && u->here < hi) {
-		u->last[0] = lo;
-		u->last[1] = hi - lo;
-	} else {
-		u->spans[u->n++] = lo;
-		u->spans[u->n++] = hi - lo;
-	}
-}
-
-/* shed unmaps every mapping but two spans, the page of sandbox_pause_loop
- * and the top of the stack from argv[0] up (the argument and environment
- * strings, for /proc/PID/cmdline), and runs sandbox_pause_loop, which does
- * the unmapping. It unmaps the mappings one by one rather than the whole
- * address space around the two spans: qemu-user (an arm64 build tested on
- * amd64) takes minutes and memory per page to munmap that. */
-static void __attribute__((noreturn)) shed(void)
-{
-	unsigned long page = getauxval(AT_PAGESZ), args = (unsigned long)program_invocation_name;
-	struct span maps[MAX_MAPPINGS];
-	struct unmap u;
-	int i, nmaps;
-
-	if (page == 0)
-		page = 4096;
-	memset(&u, 0, sizeof(u));
-	u.here = (unsigned long)&u;
-	u.keep[0].start = (unsigned long)sandbox_pause_loop & ~(page - 1);
-	u.keep[0].end = ((unsigned long)sandbox_pause_loop_end + page - 1) & ~(page - 1);
-	nmaps = mappings(maps);
-	if (nmaps < 0 || rseq_off() < 0)
-		sandbox_pause_loop(u.spans, 0, 0, 0); /* unmap nothing */
-	for (i = 0; i < nmaps; i++)
-		if (args >= maps[i].start && args < maps[i].end) {
-			u.keep[1].start = args & ~(page - 1);
-			u.keep[1].end = maps[i].end;
-		}
-	for (i = 0; i < nmaps; i++)
-		cut(&u, maps[i].start, maps[i].end, 0);
-	/* The kernel writes to neither once it is gone (both are in libc's
-	 * TLS): the tid it clears at exit and the robust futex list. */
-	syscall(SYS_set_tid_address, NULL);
-	syscall(SYS_set_robust_list, NULL, 3 * sizeof(void *));
-	sandbox_pause_loop(u.spans, (unsigned long)u.n / 2, u.last[0], u.last[1]);
-}
-#endif /* amd64, arm64 */
 
 /* drop_capabilities empties the effective, permitted and inheritable sets:
  * the pause needs none, and with no exec to come they never come back. */
@@ -549,41 +255,80 @@ static void pause_setup(int sync_fd)
 	}
 }
 
+int sandbox_exec_pause_image(const char *title); /* pauseimage.c */
+
+/* pause_harden sets no_new_privs and empties the bounding set: the pause
+ * image executes as uid 0 of its user namespace, which would give it every
+ * capability back; with no_new_privs an exec grants none the process has not
+ * got (pause_setup drops them all). The bounding set goes too where we may
+ * (CAP_SETPCAP; not in the network holder's namespace, for one): no_new_privs
+ * alone already keeps the exec from granting anything. */
+static void pause_harden(int sync_fd)
+{
+	int c;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(sync_fd, "set no_new_privs");
+	for (c = 0; c <= 63; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+			break; /* EINVAL past the kernel's last capability, or EPERM */
+}
+
+/* pause_exec_image executes the pause image (pauseimage.c) with the sync
+ * pipe as descriptor 3, where it reports "ok", and no other descriptor above
+ * 2; argv[0] is title, what /proc/PID/cmdline shows. It returns the sync
+ * pipe's descriptor when the image could not be executed, or was not to be:
+ * SANDBOX_FASTPATH=0 (the supervisor passes it on to a spawned pause) makes
+ * every pause take its fallback. */
+static int pause_exec_image(int sync_fd, const char *title)
+{
+	const char *off = getenv("SANDBOX_FASTPATH");
+
+	if (sync_fd != 3) {
+		if (dup2(sync_fd, 3) < 0)
+			fail(sync_fd, "move the pause's sync pipe");
+		close(sync_fd);
+		sync_fd = 3;
+	}
+	if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
+		int fd;
+		for (fd = 4; fd < 1024; fd++)
+			close(fd);
+	}
+	if (off == NULL || strcmp(off, "0") != 0)
+		sandbox_exec_pause_image(title);
+	return sync_fd;
+}
+
 static void pause_with(int sync_fd, int wait_fd)
 {
+	sigset_t wait;
+
 	prctl(PR_SET_NAME, "pause", 0, 0, 0);
 	pause_await_maps(wait_fd);
 	if (wait_fd >= 0)
 		close(wait_fd);
-	/* The pause runs the sandbox binary: keep other pod processes from
-	 * reading its memory or opening /proc/1/exe (CVE-2019-5736 shape). */
+	/* Our memory is the sandbox binary's (or, in place, the CLI's): keep
+	 * other pod processes from reading it or opening /proc/1/exe
+	 * (CVE-2019-5736 shape). The image does the same after its exec. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail(sync_fd, "set non-dumpable");
+	pause_harden(sync_fd);
 	pause_setup(sync_fd);
+	sync_fd = pause_exec_image(sync_fd, program_invocation_name);
 
+	/* No image: this process is the pause. */
 	report(sync_fd, "ok");
 	/* Hold no inherited descriptor: only 0-2 (/dev/null) stay. */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
-		int fd;
-		for (fd = 3; fd < 1024; fd++)
-			close(fd);
+	close(sync_fd);
+	sigemptyset(&wait);
+	sigaddset(&wait, SIGTERM);
+	sigaddset(&wait, SIGINT);
+	for (;;) {
+		int sig = sigwaitinfo(&wait, NULL);
+		if (sig == SIGTERM || sig == SIGINT)
+			_exit(0);
 	}
-#ifdef PAUSE_SHEDS
-	shed();
-#else
-	{
-		sigset_t wait;
-
-		sigemptyset(&wait);
-		sigaddset(&wait, SIGTERM);
-		sigaddset(&wait, SIGINT);
-		for (;;) {
-			int sig = sigwaitinfo(&wait, NULL);
-			if (sig == SIGTERM || sig == SIGINT)
-				_exit(0);
-		}
-	}
-#endif
 }
 
 static void run_pause(void)
@@ -922,52 +667,36 @@ static void pause_descriptors(int psync, int pwait)
 	close(devnull);
 }
 
-int sandbox_exec_pause_image(void); /* pauseimage.c */
-
 /*
  * spawned_pause runs in the child spawn_pause cloned and makes it the pause,
  * holding nothing of ours: psync and pwait become its descriptors 3 and 4,
  * everything else is closed (the join's pipes, the container's output, the
  * join's end of pwait), 0-2 are /dev/null, as for the pause the supervisor
  * starts itself. It waits for the id maps, which the join writes or has
- * written, and sets itself up in C, then executes the pause image
- * (pauseimage.c), which reports "ok" and waits. If that cannot be executed
- * it executes the sandbox binary instead, as the role pause (run_pause: the
- * wait is then over at once, the rest done again).
+ * written, sets itself up as pause_with does and executes the pause image,
+ * which reports "ok" and waits. If that cannot be executed it executes the
+ * sandbox binary instead, as the role pause (run_pause, pause_with): a pause
+ * that never executed would have memory of the host's user namespace, which
+ * its owner could not inspect once it is non-dumpable.
  */
 static void __attribute__((noreturn)) spawned_pause(int psync, int pwait)
 {
 	char *argv[] = {"pause", NULL};
-	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", "_SANDBOX_WAIT_FD=4", NULL};
-	int c;
+	const char *off = getenv("SANDBOX_FASTPATH");
+	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", NULL, NULL};
 
+	if (off != NULL && strcmp(off, "0") == 0)
+		envp[2] = "SANDBOX_FASTPATH=0"; /* the executed pause too */
 	pause_descriptors(psync, pwait);
 	pause_await_maps(4);
-	/* The image executes as uid 0 of the pod's user namespace, which
-	 * would give it every capability again: with no_new_privs an exec
-	 * grants none the process has not got (pause_setup drops them all),
-	 * and the bounding set is emptied too, while we have CAP_SETPCAP. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(3, "set no_new_privs");
-	for (c = 0; c <= 63; c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
-			if (errno == EINVAL)
-				break; /* past the kernel's last capability */
-			fail(3, "drop the capability bounding set");
-		}
+	pause_harden(3);
 	/* Still dumpable, unlike pause_with: our memory belongs to the host's
 	 * user namespace until the exec, and a non-dumpable process of it
 	 * refuses a later join's setns (its ptrace check) to everyone but host
 	 * root. Nothing of the pod runs before the image's "ok", which comes
 	 * once the image has made itself non-dumpable. */
 	pause_setup(3);
-	/* Descriptor 3 stays for the image's "ok". SANDBOX_FASTPATH=0 (which
-	 * the supervisor passes on) takes the fallback on purpose. */
-	if ((getenv("SANDBOX_FASTPATH") == NULL || strcmp(getenv("SANDBOX_FASTPATH"), "0") != 0) &&
-	    fcntl(4, F_SETFD, FD_CLOEXEC) == 0) {
-		sandbox_exec_pause_image();
-		fcntl(4, F_SETFD, 0);
-	}
+	pause_exec_image(3, "pause");
 	execve("/proc/self/exe", argv, envp);
 	fail(3, "exec the pause");
 }
@@ -1017,13 +746,15 @@ static void retitle(void)
 /*
  * sandbox_pause_inplace makes the calling process, cloned into the pod's
  * new namespaces by `sandbox run -- CMD`'s fast path (fastrun.c), the pause
- * without executing anything: one exec less on the start's critical path.
- * It makes the pod's network namespace first (see below) and reports it on
- * netready.
+ * without executing the sandbox binary: one exec of 16 MB less on the
+ * start's critical path. It makes the pod's network namespace first (see
+ * below) and reports it on netready.
  * It is the same pause (pause_with: the same waits, reports, signals,
- * capabilities, and the same shed address space of 4 kB) as an exec'd one.
- * Its memory, the fast path's copy until shed() unmaps it, was made in the
- * host's user namespace: non-dumpable, nothing in the pod may read it.
+ * capabilities, and the same pause image) as an exec'd one. Until that
+ * exec its memory, the fast path's copy (its arguments and environment
+ * zeroed by retitle, which also makes a pause that cannot execute the image
+ * read "pause" in ps), was made in the host's user namespace:
+ * non-dumpable, nothing in the pod may read it.
  */
 void sandbox_pause_inplace(int psync, int pwait, int netready)
 {

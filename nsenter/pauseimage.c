@@ -1,37 +1,39 @@
 /*
- * pauseimage.c: the program a pause spawned by the pod's first join
- * executes once it has set itself up (nsenter.c, spawned_pause): a
- * one-segment ELF executable of 360 bytes, made at run time in a
- * sealed memfd.
+ * pauseimage.c: the program every pause executes once it has set itself up
+ * in C (nsenter.c, pause_with and spawned_pause): a one-segment ELF
+ * executable of 360 bytes, made at run time in a sealed memfd.
  *
  * Why execute at all: a process's memory belongs to the user namespace it
- * last executed in. A pause that never executed would keep memory of the
- * host's user namespace, and once non-dumpable (it must be: it sits in the
- * host's mount namespace) only host root could nsenter it or read its
- * /proc/PID/smaps; executed in the pod's user namespace, its owner can, as
- * for any container. Why not the sandbox binary, as a pause the supervisor
- * starts does: loading 16 MB and libc, then unmapping them again
- * (nsenter.c, shed), cost 0.6-0.9 ms of CPU on a 2-CPU machine at the moment
- * the id-map helpers and the container need it (about 0.3 ms of a pod's
- * start); this image is one page.
+ * last executed in. A pause that never executed (the one the first join
+ * spawns, the `run -- CMD` fast path's) would keep memory of the host's user
+ * namespace, and once non-dumpable (it must be: it sits in the host's mount
+ * namespace) only host root could nsenter it or read its /proc/PID/smaps;
+ * executed in the pod's user namespace, its owner can, as for any
+ * container. Why not the sandbox binary: loading 16 MB and libc cost 0.6-0.9
+ * ms of CPU on a 2-CPU machine at the moment the id-map helpers and the
+ * container need it (about 0.3 ms of a pod's start), and a pause that did
+ * execute it (one the supervisor starts) leaves all that behind by executing
+ * this page, as it once left it by unmapping it page by page.
  *
  * The program is position-independent code assembled into .rodata (data
  * here, never executed in this process). It uses no stack: it first unmaps
- * the stack's pages below the one holding its argument strings (which
+ * the stack below the page holding its argument strings (which
  * /proc/PID/cmdline reads), so that the kernel's start-up data there
  * (argument pointers, auxiliary vector) costs no memory. It makes itself
  * non-dumpable (the exec made it dumpable again; nothing of the pod runs before
  * its "ok"), names itself "pause", reports "ok" on descriptor 3 and closes
- * it, then waits for SIGTERM or SIGINT like sandbox_pause_loop: the signal
- * mask, the ignored signals (SIGCHLD: the kernel reaps), the session, the
- * parent-death signal and /dev/null on 0-2 are kept across the exec.
- * runc executes itself from a sealed memfd for a related reason
- * (CVE-2019-5736); here it is the only copy of the program.
+ * it, then loops on rt_sigtimedwait for SIGTERM or SIGINT and exits 0: the
+ * signal mask (both blocked), the ignored signals (SIGCHLD: the kernel
+ * reaps orphans), the session, the parent-death signal and /dev/null on 0-2
+ * are kept across the exec, so no signal handler is needed and the kernel
+ * never writes a signal frame. runc executes itself from a sealed memfd for
+ * a related reason (CVE-2019-5736); here it is the only copy of the program.
  */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -63,9 +65,15 @@
 extern const unsigned char sandbox_pause_image[] __attribute__((visibility("hidden")));
 extern const unsigned char sandbox_pause_image_end[] __attribute__((visibility("hidden")));
 
+/* The stack below the page of the argument strings is unmapped, BELOW
+ * bytes of it: all the kernel gave (the initial stack and the room it may
+ * grow into, 132 kB and a random gap of up to 8 kB here), and nothing else,
+ * which the kernel keeps at least a stack guard gap (1 MB) and the stack's
+ * rlimit (128 MB at least) lower. */
+#define BELOW 0x100000
+
 /* Labels: 5 the name, 6 the report, 4 the signal set {SIGINT, SIGTERM},
- * 1 past the unmapping, 3 the wait loop, 9 exit status 125 (the supervisor
- * then finds no "ok"). */
+ * 3 the wait loop, 9 exit status 125 (the supervisor then finds no "ok"). */
 #define IMAGE_BEGIN \
 	".pushsection .rodata\n" \
 	".balign 16\n" \
@@ -85,15 +93,13 @@ extern const unsigned char sandbox_pause_image_end[] __attribute__((visibility("
 #if defined(__x86_64__)
 #define IMAGE_MACHINE EM_X86_64
 __asm__(IMAGE_BEGIN
-	"	mov 8(%rsp), %rsi\n" /* argv[0], in the stack's top page */
-	"	and $-4096, %rsi\n"
-	"	mov %rsp, %rdi\n"
+	"	mov 8(%rsp), %rdi\n" /* argv[0], in the stack's top page */
 	"	and $-4096, %rdi\n"
-	"	sub %rdi, %rsi\n"
-	"	jz 1f\n"
+	"	sub $" STR(BELOW) ", %rdi\n"
+	"	mov $" STR(BELOW) ", %esi\n"
 	"	mov $" STR(__NR_munmap) ", %eax\n"
 	"	syscall\n"
-	"1:	mov $" STR(__NR_prctl) ", %eax\n"
+	"	mov $" STR(__NR_prctl) ", %eax\n"
 	"	mov $" STR(PR_DUMPABLE) ", %edi\n"
 	"	xor %esi, %esi\n"
 	"	syscall\n"
@@ -131,15 +137,13 @@ __asm__(IMAGE_BEGIN
 #elif defined(__aarch64__)
 #define IMAGE_MACHINE EM_AARCH64
 __asm__(IMAGE_BEGIN
-	"	ldr x1, [sp, #8]\n" /* argv[0], in the stack's top page */
-	"	and x1, x1, #0xfffffffffffff000\n"
-	"	mov x0, sp\n"
+	"	ldr x0, [sp, #8]\n" /* argv[0], in the stack's top page */
 	"	and x0, x0, #0xfffffffffffff000\n"
-	"	subs x1, x1, x0\n"
-	"	b.eq 1f\n"
+	"	sub x0, x0, #" STR(BELOW) "\n"
+	"	mov x1, #" STR(BELOW) "\n"
 	"	mov x8, #" STR(__NR_munmap) "\n"
 	"	svc #0\n"
-	"1:	mov x0, #" STR(PR_DUMPABLE) "\n"
+	"	mov x0, #" STR(PR_DUMPABLE) "\n"
 	"	mov x1, #0\n"
 	"	mov x8, #" STR(__NR_prctl) "\n"
 	"	svc #0\n"
@@ -223,16 +227,22 @@ static size_t build(struct pause_image *img)
 }
 
 /*
- * sandbox_exec_pause_image executes the pause image; it returns only if it
+ * sandbox_exec_pause_image executes the pause image with argv[0] title
+ * ("pause" if none; the network holder's is "sandbox-netholder") and
+ * _SANDBOX_EXE, the sandbox binary's path, as its environment; it returns
+ * only if it
  * could not (-1, errno set): a kernel before memfd_create, a policy that
  * refuses executable memfds (vm.memfd_noexec = 2), a seccomp filter. The
  * caller then executes the sandbox binary instead.
  */
-int sandbox_exec_pause_image(void)
+int sandbox_exec_pause_image(const char *title)
 {
+	static const char exe_key[] = "_SANDBOX_EXE=";
 	struct pause_image img;
-	char *argv[] = {"pause", NULL};
-	char *envp[] = {NULL};
+	char *argv[] = {(char *)(title != NULL && title[0] != '\0' ? title : "pause"), NULL};
+	char exe[sizeof(exe_key) + PATH_MAX];
+	char *envp[] = {exe, NULL};
+	ssize_t len;
 	size_t size = build(&img), off = 0;
 	int fd, saved;
 
@@ -240,6 +250,15 @@ int sandbox_exec_pause_image(void)
 		errno = E2BIG;
 		return -1;
 	}
+	/* The one variable of its environment names the sandbox binary it
+	 * replaces: /proc/PID/exe no longer does (ps e, and the tests' leak
+	 * checks, find a pause by it). */
+	memcpy(exe, exe_key, sizeof(exe_key) - 1);
+	len = readlink("/proc/self/exe", exe + sizeof(exe_key) - 1, PATH_MAX);
+	if (len < 0 || len >= PATH_MAX)
+		envp[0] = NULL;
+	else
+		exe[sizeof(exe_key) - 1 + len] = '\0';
 	/* MFD_EXEC (Linux 6.3+) says we mean to execute it; before 6.3 the
 	 * flag is unknown (EINVAL) and every memfd is executable. */
 	fd = (int)syscall(SYS_memfd_create, "pause", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
@@ -265,8 +284,9 @@ fail:
 	return -1;
 }
 #else
-int sandbox_exec_pause_image(void)
+int sandbox_exec_pause_image(const char *title)
 {
+	(void)title;
 	errno = ENOSYS;
 	return -1;
 }
