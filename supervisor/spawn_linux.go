@@ -23,9 +23,10 @@ import (
 // pauseSpawn hands the pod's first container join to the goroutine that
 // owns the pause. In spawn mode the join's constructor creates the pause
 // (clone with the pod's namespaces, CLONE_PARENT) and then joins it, so the
-// pause's exec and the join's run side by side instead of one after the
+// pause's setup and the join's run side by side instead of one after the
 // other: the supervisor's own clone of the pause waits for the pause's
-// exec before the join can even start (see nsenter.c, spawn_pause).
+// exec of the binary before the join can even start (see nsenter.c,
+// spawn_pause).
 //
 // An executed join is started from the pause goroutine's thread, which
 // stays locked while the pause lives: the pause's parent-death signal is
