@@ -178,8 +178,9 @@ static void __attribute__((noreturn)) fail(int fd, const char *what)
  * reports "ok" itself and waits in sigwaitinfo, everything kept mapped.
  */
 
-/* drop_capabilities empties the effective, permitted and inheritable sets:
- * the pause needs none, and with no exec to come they never come back. */
+/* drop_capabilities empties the effective, permitted and inheritable sets
+ * (the ambient set goes with them): the pause needs none, and under
+ * no_new_privs (pause_harden) the pause image's exec gives none back. */
 static void drop_capabilities(int sync_fd)
 {
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
