@@ -37,6 +37,8 @@ def main():
     ap.add_argument("-l", "--labels", default="")
     ap.add_argument("commands", nargs="+", metavar="CMD")
     a = ap.parse_args()
+    if a.runs < 2:
+        ap.error("-n: at least 2 rounds (quartiles need two)")
     cmds = [shlex.split(c) for c in a.commands]
     labels = a.labels.split(",") if a.labels else a.commands
     if len(labels) != len(cmds):
