@@ -96,7 +96,8 @@ func childrenNamed(parent int, comm string) []procInfo {
 // The pause the first join spawns executes the pause image
 // (nsenter/pauseimage.c), a one-page program in a sealed memfd, not the
 // sandbox binary; with SANDBOX_FASTPATH=0 it takes its fallback, the binary
-// kept mapped (what a kernel refusing executable memfds gets). Either is what a pause
+// kept mapped (what a kernel refusing executable memfds gets), and so does
+// a pause the supervisor starts itself (a bridge pod's). Either is what a pause
 // must be: non-dumpable (a container, root of the pod without
 // CAP_SYS_PTRACE, can read neither its environment nor its executable),
 // without capabilities (bounding set included, under no_new_privs: the exec
@@ -106,17 +107,20 @@ func childrenNamed(parent int, comm string) []procInfo {
 func TestSpawnedPauseExecutesTheImage(t *testing.T) {
 	forModes(t, "pimg", func(t *testing.T, c *tcase) {
 		for _, tc := range []struct {
+			network   string
 			env       []string
 			exe       string // "" for the sandbox binary
 			privateKB int
 		}{
-			{nil, "/memfd:pause (deleted)", 8},
-			{[]string{"SANDBOX_FASTPATH=0"}, "", 256}, // the binary stays mapped
+			{"none", nil, "/memfd:pause (deleted)", 8},
+			{"none", []string{"SANDBOX_FASTPATH=0"}, "", 256}, // the binary stays mapped
+			// A pause the supervisor starts (in the network holder) is told too.
+			{"bridge", []string{"SANDBOX_FASTPATH=0"}, "", 256},
 		} {
 			p := c.start(c.write(c.newPod(sh("main", `
 cat /proc/1/environ >/dev/null 2>&1 && echo environ=read || echo environ=refused
 readlink /proc/1/exe >/dev/null 2>&1 && echo exe=read || echo exe=refused
-echo up; exec sleep 1000`))), runOpts{env: tc.env})
+echo up; exec sleep 1000`))), runOpts{env: tc.env, flags: []string{"--network", tc.network}})
 			p.waitOutput("up", 20*time.Second)
 			pause := c.findPause(p, 5*time.Second)
 			want := tc.exe

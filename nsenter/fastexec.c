@@ -54,6 +54,8 @@
 
 #include "fastexec.h"
 
+int sandbox_fast_paths_off(void); /* nsenter.c */
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -829,7 +831,6 @@ static int wait_code(pid_t pid)
 void sandbox_fastexec(int argc, char **argv)
 {
 	static char failure[16384];
-	const char *fp = getenv("SANDBOX_FASTPATH");
 	struct cexec_direct d;
 	struct identity id;
 	struct args a;
@@ -844,7 +845,7 @@ void sandbox_fastexec(int argc, char **argv)
 	pid_t helper_pid, child = -1;
 	char **env;
 
-	if (fp != NULL && strcmp(fp, "0") == 0)
+	if (sandbox_fast_paths_off())
 		return;
 	if (argc < 3 || parse_args(argc, argv, &a) < 0 || read_pod(a.pod, a.container, &pod) < 0)
 		return;

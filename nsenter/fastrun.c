@@ -67,6 +67,7 @@
 
 /* nsenter.c */
 void write_all(int fd, const char *buf, size_t len);
+int sandbox_fast_paths_off(void); /* nsenter.c */
 int sandbox_write_file(const char *path, const char *data);
 void sandbox_pause_inplace(int psync, int pwait, int netready) __attribute__((noreturn));
 /* cinit.c */
@@ -1304,14 +1305,13 @@ undo_pipes:
  */
 void sandbox_fastrun(int argc, char **argv)
 {
-	const char *off = getenv("SANDBOX_FASTPATH");
 	struct opts o;
 	struct plan pl;
 	sigset_t block, orig;
 
 	if (argc < 4 || argv == NULL || strcmp(argv[1], "run") != 0)
 		return;
-	if (off != NULL && strcmp(off, "0") == 0)
+	if (sandbox_fast_paths_off())
 		return;
 	/* Root gets no user namespace by default: the Go supervisor's case. */
 	if (geteuid() == 0)

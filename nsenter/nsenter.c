@@ -99,6 +99,17 @@
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
+/* sandbox_fast_paths_off tells whether SANDBOX_FASTPATH=0 turns off the C
+ * fast paths: fastrun.c, fastexec.c, the fork server (spawner.c) and the
+ * pause image (the pause then keeps the binary; the supervisor passes the
+ * variable on to every pause it starts). */
+int sandbox_fast_paths_off(void)
+{
+	const char *off = getenv("SANDBOX_FASTPATH");
+
+	return off != NULL && strcmp(off, "0") == 0;
+}
+
 /* env_int and write_all are shared with cinit.c (same cgo package). */
 int env_int(const char *name, int fallback)
 {
@@ -283,8 +294,6 @@ static void pause_harden(int sync_fd)
  * every pause take its fallback. */
 static int pause_exec_image(int sync_fd, const char *title)
 {
-	const char *off = getenv("SANDBOX_FASTPATH");
-
 	if (sync_fd != 3) {
 		if (dup2(sync_fd, 3) < 0)
 			fail(sync_fd, "move the pause's sync pipe");
@@ -296,7 +305,7 @@ static int pause_exec_image(int sync_fd, const char *title)
 		for (fd = 4; fd < 1024; fd++)
 			close(fd);
 	}
-	if (off == NULL || strcmp(off, "0") != 0)
+	if (!sandbox_fast_paths_off())
 		sandbox_exec_pause_image(title);
 	return sync_fd;
 }
@@ -678,16 +687,14 @@ static void pause_descriptors(int psync, int pwait)
  * which reports "ok" and waits. If that cannot be executed it executes the
  * sandbox binary instead, as the role pause (run_pause, pause_with): a pause
  * that never executed would have memory of the host's user namespace, which
- * its owner could not inspect once it is non-dumpable.
+ * its owner could not inspect once it is non-dumpable. That pause does not
+ * try the image again (SANDBOX_FASTPATH=0 in its environment).
  */
 static void __attribute__((noreturn)) spawned_pause(int psync, int pwait)
 {
 	char *argv[] = {"pause", NULL};
-	const char *off = getenv("SANDBOX_FASTPATH");
-	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", NULL, NULL};
+	char *envp[] = {"_SANDBOX_ROLE=pause", "_SANDBOX_SYNC_FD=3", "SANDBOX_FASTPATH=0", NULL};
 
-	if (off != NULL && strcmp(off, "0") == 0)
-		envp[2] = "SANDBOX_FASTPATH=0"; /* the executed pause too */
 	pause_descriptors(psync, pwait);
 	pause_await_maps(4);
 	pause_harden(3);
@@ -744,6 +751,20 @@ static void retitle(void)
 	((char *)ae)[-1] = ' ';
 }
 
+/* make_pod_network unshares the pod's network namespace in a pause cloned
+ * without it (the costliest of the five: made beside the id maps and the
+ * container's mounts) and writes a byte on netready, which the process
+ * joining the pod waits for. */
+static void make_pod_network(int psync, int netready)
+{
+	/* Root of the new user namespace, map or not: we may. */
+	if (unshare(CLONE_NEWNET) < 0)
+		fail(psync, "unshare the pod's network namespace");
+	if (write(netready, "n", 1) != 1)
+		fail(psync, "report the pod's network namespace");
+	close(netready);
+}
+
 /*
  * sandbox_pause_inplace makes the calling process, cloned into the pod's
  * new namespaces by `sandbox run -- CMD`'s fast path (fastrun.c), the pause
@@ -759,15 +780,8 @@ static void retitle(void)
  */
 void sandbox_pause_inplace(int psync, int pwait, int netready)
 {
-	/* The pod's network namespace is ours to make (cloned without
-	 * CLONE_NEWNET, which costs more than the other four together): made
-	 * here, it is made while the container builds its filesystem; the
-	 * container joins it once we write the byte. */
-	if (unshare(CLONE_NEWNET) < 0)
-		fail(psync, "unshare the pod's network namespace");
-	if (write(netready, "n", 1) != 1)
-		fail(psync, "report the pod's network namespace");
-	close(netready);
+	/* The container joins it once we write the byte. */
+	make_pod_network(psync, netready);
 	pause_descriptors(psync, pwait);
 	retitle();
 	pause_with(3, 4);
@@ -822,13 +836,8 @@ static int spawn_pause(int sync_fd, int cloneflags, int psync, int pwait)
 		fail(sync_fd, "clone the pause");
 	}
 	if (child == 0) {
-		if (net[1] >= 0) {
-			/* Root of the new user namespace, map or not: we may. */
-			if (unshare(CLONE_NEWNET) < 0)
-				fail(psync, "unshare the pod's network namespace");
-			if (write(net[1], "n", 1) != 1)
-				fail(psync, "report the pod's network namespace");
-		}
+		if (net[1] >= 0)
+			make_pod_network(psync, net[1]);
 		spawned_pause(psync, pwait);
 	}
 	if (net[1] >= 0)
@@ -1183,7 +1192,7 @@ static void run_nest(void)
 		fail(sync_fd, "clone the pause in the network holder");
 	if (child == 0) {
 		char *argv[] = {"pause", NULL};
-		char *envp[] = {"_SANDBOX_ROLE=pause", fdenv, NULL};
+		char *envp[] = {"_SANDBOX_ROLE=pause", fdenv, NULL, NULL};
 
 		close(ready[1]);
 		while (read(ready[0], &c, 1) < 0 && errno == EINTR)
@@ -1195,6 +1204,8 @@ static void run_nest(void)
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 			fail(sync_fd, "become root of the pod's user namespace");
 		snprintf(fdenv, sizeof(fdenv), "_SANDBOX_SYNC_FD=%d", sync_fd);
+		if (sandbox_fast_paths_off())
+			envp[2] = "SANDBOX_FASTPATH=0"; /* from the supervisor */
 		execve("/proc/self/exe", argv, envp);
 		fail(sync_fd, "exec the pause");
 	}

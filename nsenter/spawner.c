@@ -58,6 +58,7 @@ int sandbox_spawner_pid = -1;
 /* nsenter.c */
 int env_int(const char *name, int fallback);
 void write_all(int fd, const char *buf, size_t len);
+int sandbox_fast_paths_off(void);
 void sandbox_run_role(void);
 
 extern char **environ;
@@ -191,11 +192,10 @@ static void __attribute__((noreturn)) serve(int sock)
  */
 void sandbox_start_spawner(void)
 {
-	const char *off = getenv("SANDBOX_FASTPATH");
 	int sv[2], mine, theirs;
 	pid_t parent = getpid(), pid;
 
-	if (off != NULL && strcmp(off, "0") == 0)
+	if (sandbox_fast_paths_off())
 		return;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return;

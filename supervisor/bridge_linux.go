@@ -143,7 +143,7 @@ func (s *sandbox) startHolder(b *bridgeNet) error {
 	cmd := &exec.Cmd{
 		Path:        s.opts.Exe,
 		Args:        []string{"sandbox-netholder"},
-		Env:         []string{nsenter.EnvRole + "=" + nsenter.RolePause, nsenter.EnvSyncFD + "=3", nsenter.EnvWaitFD + "=4"},
+		Env:         pauseEnv([]string{nsenter.EnvRole + "=" + nsenter.RolePause, nsenter.EnvSyncFD + "=3", nsenter.EnvWaitFD + "=4"}),
 		Dir:         "/",
 		ExtraFiles:  []*os.File{syncW, waitR},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Cloneflags: flags},
@@ -380,7 +380,7 @@ func (s *sandbox) startNestedPause() error {
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
 		Args: []string{"pause"},
-		Env: []string{
+		Env: pauseEnv([]string{
 			nsenter.EnvRole + "=" + nsenter.RoleNest,
 			nsenter.EnvSyncFD + "=3",
 			nsenter.EnvPidFD + "=4",
@@ -388,7 +388,7 @@ func (s *sandbox) startNestedPause() error {
 			nsenter.EnvCloneFlags + "=" + strconv.Itoa(flags),
 			nsenter.EnvUIDMap + "=" + identity(s.plan.mapping.UIDs),
 			nsenter.EnvGIDMap + "=" + identity(s.plan.mapping.GIDs),
-		},
+		}),
 		Dir:        "/",
 		ExtraFiles: []*os.File{syncW, b.pidfd},
 	}

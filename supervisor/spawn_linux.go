@@ -97,12 +97,7 @@ func (s *sandbox) prepareSpawningJoin(cmd *exec.Cmd) {
 	cmd.ExtraFiles[1] = p.syncW
 	cmd.ExtraFiles = append(cmd.ExtraFiles, p.waitR, p.waitW)
 	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, nsenter.EnvPidFD+"=") })
-	if os.Getenv("SANDBOX_FASTPATH") == "0" {
-		// No fast path at all: the pause executes the binary, not the
-		// pause image (nsenter.c, spawned_pause).
-		cmd.Env = append(cmd.Env, "SANDBOX_FASTPATH=0")
-	}
-	cmd.Env = append(cmd.Env,
+	cmd.Env = append(pauseEnv(cmd.Env),
 		nsenter.EnvCloneFlags+"="+strconv.FormatUint(uint64(p.flags), 10),
 		nsenter.EnvPauseSyncFD+"=4",
 		nsenter.EnvPauseWaitFD+"="+strconv.Itoa(1+len(cmd.ExtraFiles)),
@@ -123,6 +118,17 @@ func (s *sandbox) prepareSpawningJoin(cmd *exec.Cmd) {
 			cmd.Env = append(cmd.Env, nsenter.EnvSetgroups+"=deny")
 		}
 	}
+}
+
+// pauseEnv is env, for a process that is or makes a pod's pause, with
+// SANDBOX_FASTPATH=0 when we have it: no fast path at all, so the pause
+// keeps the binary instead of executing the pause image (nsenter.c,
+// sandbox_fast_paths_off).
+func pauseEnv(env []string) []string {
+	if os.Getenv("SANDBOX_FASTPATH") == "0" {
+		return append(env, "SANDBOX_FASTPATH=0")
+	}
+	return env
 }
 
 // startJoin starts a container's join that does not create the pause:

@@ -632,11 +632,11 @@ func (s *sandbox) startPause() error {
 	cmd := &exec.Cmd{
 		Path: s.opts.Exe,
 		Args: []string{"pause"},
-		Env: []string{
+		Env: pauseEnv([]string{
 			nsenter.EnvRole + "=" + nsenter.RolePause,
 			nsenter.EnvSyncFD + "=3",
 			nsenter.EnvWaitFD + "=4",
-		},
+		}),
 		Dir:        "/",
 		ExtraFiles: []*os.File{syncW, waitR},
 		SysProcAttr: &syscall.SysProcAttr{
