@@ -11,6 +11,7 @@ import (
 )
 
 //go:generate go run mksysnum.go
+//go:generate go run mkseccompc.go
 
 // The default seccomp profile is a deny list (default action: allow), a classic BPF program built here.
 // It returns EPERM for system calls that reach kernel state no container should touch, which capabilities

@@ -2228,12 +2228,21 @@ void sandbox_cinit(void)
  * path (fastrun.c): the records (from 'V' on, no mode byte) come in memory,
  * the workload is exec'd once ready_fd reads EOF, and a failure is printed
  * on stderr as the CLI prints the Go path's: "sandbox: error: <who>: msg".
+ * It is also the init of `sandbox run POD.yaml`'s fast path (fastpod.c),
+ * whose stderr is the container's log pipe: its failure goes to start_fd
+ * as "CODE\nMESSAGE" (-1: on stderr). start_fd closes on the exec.
  */
 void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix, int pidfd, int netready,
-			int pause_wait)
+			int pause_wait, int start_fd)
 {
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	who = prefix;
+	if (start_fd >= 0) {
+		/* The manifest fast path (fastpod.c) reads the failure and
+		 * words it as the supervisor does. */
+		plain_failure = 1;
+		err_fd = start_fd;
+	}
 	config_fd = ready_fd;
 	net_pidfd = pidfd;
 	net_ready_fd = netready;

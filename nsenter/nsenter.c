@@ -1227,6 +1227,7 @@ static void run_nest(void)
 
 /* fastrun.c and its use of the pieces here. */
 void sandbox_fastrun(int argc, char **argv);
+void sandbox_fastpod(int argc, char **argv); /* fastpod.c */
 
 int sandbox_write_file(const char *path, const char *data)
 {
@@ -1274,7 +1275,8 @@ __attribute__((constructor)) static void sandbox_nsenter(int argc, char **argv)
 	if (argc < 2 || argv == NULL || argv[1] == NULL)
 		return;
 	if (strcmp(argv[1], "run") == 0) {
-		sandbox_fastrun(argc, argv);
+		sandbox_fastrun(argc, argv); /* run -- CMD */
+		sandbox_fastpod(argc, argv); /* run POD.yaml */
 		/* Left to the Go supervisor: it starts the pod's C-only
 		 * processes through a fork server made now (spawner.c). */
 		sandbox_start_spawner();

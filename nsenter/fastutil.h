@@ -1,0 +1,57 @@
+/*
+ * fastutil.h: what the C fast paths of the CLI share (fastutil.c).
+ */
+#ifndef SANDBOX_FASTUTIL_H
+#define SANDBOX_FASTUTIL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A growing buffer, always NUL-terminated; oom is set (and sticks) when an
+ * allocation failed, so callers check once at the end. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+void buf_put(struct buf *b, const void *d, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* buf_rec appends one record of the C init's format (cinit.c's header). */
+void buf_rec(struct buf *b, char tag, const void *payload, size_t n);
+void buf_rec_str(struct buf *b, char tag, const char *s);
+
+/* fast_clean_abs is whether p is an absolute path filepath.Clean leaves
+ * as it is (we refuse what Go would rewrite rather than rewrite it). */
+int fast_clean_abs(const char *p);
+
+/* fast_dns_label is pod's RFC 1123 label check. */
+int fast_dns_label(const char *s);
+
+/* The pod files package podfiles writes: /etc/hosts, and /etc/resolv.conf
+ * (without a dnsConfig) from the host's (podfile_resolv_conf) or from the
+ * bytes of one (podfile_resolv_conf_of, for the tests). Both return -1
+ * when Go must decide. */
+void podfile_hosts(struct buf *b, const char *hostname);
+int podfile_resolv_conf(struct buf *b);
+int podfile_resolv_conf_of(const char *data, size_t len, struct buf *b);
+
+/* fast_taken_signals is the set taken synchronously: the forwarded signals
+ * and SIGCHLD, and SIGTTOU with ttou. */
+sigset_t fast_taken_signals(int ttou);
+/* fast_fail prints "sandbox: error: ..." as the CLI prints the Go path's
+ * errors and exits with code. */
+void fast_fail(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* fast_exiting is state.Exiting: pid is gone, a zombie, or in do_exit. */
+int fast_exiting(pid_t pid);
+/* fast_reap kills and reaps a child. */
+void fast_reap(pid_t pid);
+void fast_close_pair(int p[2]);
+long long fast_now_ns(void);
+/* fast_read_line reads one protocol line ("pid N", "ok", "error ...") from
+ * fd; 0 at EOF. */
+int fast_read_line(int fd, char *out, size_t size);
+
+#endif
