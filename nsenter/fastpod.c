@@ -596,68 +596,6 @@ static int populate(struct fastpod *fp)
 struct record;
 static void save_fastexec(struct fastpod *fp, const struct record *r);
 
-/* json_str writes s as encoding/json quotes a string: HTML-safe, invalid
- * UTF-8 as U+FFFD. */
-static void json_str(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-
-	buf_put(b, "\"", 1);
-	while (*p) {
-		unsigned char c = *p;
-		if (c < 0x80) {
-			if (c == '"' || c == '\\') {
-				char e[2] = {'\\', (char)c};
-				buf_put(b, e, 2);
-			} else if (c == '\n')
-				buf_puts(b, "\\n");
-			else if (c == '\r')
-				buf_puts(b, "\\r");
-			else if (c == '\t')
-				buf_puts(b, "\\t");
-			else if (c == '\b')
-				buf_puts(b, "\\b");
-			else if (c == '\f')
-				buf_puts(b, "\\f");
-			else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-				char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-				buf_put(b, e, 6);
-			} else
-				buf_put(b, p, 1);
-			p++;
-			continue;
-		}
-		{
-			/* One UTF-8 sequence, checked as utf8.DecodeRuneInString. */
-			uint32_t r = 0;
-			int n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0, i;
-			for (i = 1; i < n; i++)
-				if ((p[i] & 0xc0) != 0x80)
-					n = 0;
-			if (n == 2)
-				r = ((uint32_t)(c & 0x1f) << 6) | (p[1] & 0x3f);
-			else if (n == 3)
-				r = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
-			else if (n == 4)
-				r = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) | ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
-			if ((n == 3 && (r < 0x800 || (r >= 0xd800 && r <= 0xdfff))) || (n == 4 && (r < 0x10000 || r > 0x10ffff)) || c > 0xf4)
-				n = 0;
-			if (n == 0) {
-				buf_puts(b, "\\ufffd");
-				p++;
-			} else if (r == 0x2028 || r == 0x2029) {
-				buf_puts(b, r == 0x2028 ? "\\u2028" : "\\u2029");
-				p += n;
-			} else {
-				buf_put(b, p, (size_t)n);
-				p += n;
-			}
-		}
-	}
-	buf_put(b, "\"", 1);
-}
-
 /* json_time writes a wall time as time.Time's MarshalJSON in UTC
  * (RFC 3339 with nanoseconds, trailing zeros dropped). */
 static void json_time(struct buf *b, const struct timespec *ts)
@@ -753,7 +691,7 @@ static void save_record(struct fastpod *fp, const struct record *r)
 
 	snprintf(log, sizeof(log), "%s/logs/%s.log", fp->dir, fp->ps.container);
 	buf_puts(&b, "{\"name\":");
-	json_str(&b, fp->ps.name);
+	buf_json_str(&b, fp->ps.name, strlen(fp->ps.name));
 	buf_puts(&b, ",\"created\":");
 	json_time(&b, &r->created);
 	buf_puts(&b, ",\"manifest\":");
@@ -762,7 +700,7 @@ static void save_record(struct fastpod *fp, const struct record *r)
 	buf_printf(&b, ",\"pause\":{\"pid\":%d,\"startTime\":%llu}", (int)r->pause.pid, (unsigned long long)r->pause.start);
 	json_namespaces(&b, r->ns);
 	buf_printf(&b, ",\"phase\":\"%s\",\"exitCode\":0,\"containers\":[{\"name\":", r->phase);
-	json_str(&b, fp->ps.container);
+	buf_json_str(&b, fp->ps.container, strlen(fp->ps.container));
 	buf_printf(&b, ",\"state\":\"%s\",\"process\":{\"pid\":%d,\"startTime\":%llu}", r->state, (int)r->process.pid,
 		   (unsigned long long)r->process.start);
 	json_namespaces(&b, r->cns);
@@ -779,11 +717,11 @@ static void save_record(struct fastpod *fp, const struct record *r)
 		json_time(&b, &r->finished);
 	}
 	buf_puts(&b, ",\"log\":");
-	json_str(&b, log);
+	buf_json_str(&b, log, strlen(log));
 	buf_puts(&b, "}]");
 	if (fp->warning.len > 0) {
 		buf_puts(&b, ",\"warnings\":[");
-		json_str(&b, fp->warning.p);
+		buf_json_str(&b, fp->warning.p, strlen(fp->warning.p));
 		buf_puts(&b, "]");
 	}
 	buf_puts(&b, "}\n");

@@ -81,6 +81,73 @@ void buf_rec_str(struct buf *b, char tag, const char *s)
 	buf_rec(b, tag, s, strlen(s));
 }
 
+/* buf_json_str writes s[0:n] as encoding/json quotes a string with HTML
+ * escaping (Marshal's default): \" \\ \b \f \n \r \t, \u00XX for the
+ * other controls and < > &, \u2028 and \u2029, and U+FFFD (\ufffd) for
+ * each byte that is not part of valid UTF-8, as utf8.DecodeRuneInString
+ * reads it. */
+void buf_json_str(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	buf_put(b, "\"", 1);
+	while (p < end) {
+		unsigned char c = *p;
+		const char *rep = NULL;
+		char esc[7] = "\\u00";
+		size_t len = 1;
+		uint32_t r = 0;
+
+		if (c < 0x80) {
+			switch (c) {
+			case '"': rep = "\\\""; break;
+			case '\\': rep = "\\\\"; break;
+			case '\b': rep = "\\b"; break;
+			case '\f': rep = "\\f"; break;
+			case '\n': rep = "\\n"; break;
+			case '\r': rep = "\\r"; break;
+			case '\t': rep = "\\t"; break;
+			default:
+				if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+					esc[4] = hex[c >> 4];
+					esc[5] = hex[c & 0xf];
+					esc[6] = '\0';
+					rep = esc;
+				}
+			}
+		} else {
+			/* One UTF-8 sequence, or one invalid byte. */
+			size_t i, want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+			if (want == 0 || c > 0xf4 || (size_t)(end - p) < want)
+				want = 0;
+			for (i = 1; i < want; i++)
+				if ((p[i] & 0xc0) != 0x80)
+					want = 0;
+			if (want == 2)
+				r = ((uint32_t)(c & 0x1f) << 6) | (p[1] & 0x3f);
+			else if (want == 3)
+				r = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+			else if (want == 4)
+				r = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) | ((uint32_t)(p[2] & 0x3f) << 6) |
+				    (p[3] & 0x3f);
+			if ((want == 3 && (r < 0x800 || (r >= 0xd800 && r <= 0xdfff))) || (want == 4 && (r < 0x10000 || r > 0x10ffff)))
+				want = 0;
+			if (want == 0)
+				rep = "\\ufffd";
+			else if (r == 0x2028 || r == 0x2029)
+				rep = r == 0x2028 ? "\\u2028" : "\\u2029";
+			len = want ? want : 1;
+		}
+		if (rep != NULL)
+			buf_puts(b, rep);
+		else
+			buf_put(b, p, len);
+		p += len;
+	}
+	buf_put(b, "\"", 1);
+}
+
 /* fast_dns_label is pod's RFC 1123 label check of spec.hostname. */
 int fast_dns_label(const char *s)
 {

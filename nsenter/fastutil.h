@@ -23,6 +23,9 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 void buf_rec(struct buf *b, char tag, const void *payload, size_t n);
 void buf_rec_str(struct buf *b, char tag, const char *s);
 
+/* buf_json_str writes s[0:n] as encoding/json's Marshal quotes a string. */
+void buf_json_str(struct buf *b, const char *s, size_t n);
+
 /* fast_clean_abs is whether p is an absolute path filepath.Clean leaves
  * as it is (we refuse what Go would rewrite rather than rewrite it). */
 int fast_clean_abs(const char *p);

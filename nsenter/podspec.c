@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastutil.h"
 #include "podspec.h"
 
 /* Bounds. Package pod's limits are in its types.go; near them, Go decides. */
@@ -58,7 +59,6 @@ enum {
 	max_path = 4095,
 	max_name = 63,              /* pod.MaxNameLength: the rule itself */
 	max_grace = 86400,          /* pod.MaxGracePeriodSeconds */
-	max_json = 2 << 20,         /* Go's YAML-to-JSON output may be 4 MiB */
 };
 
 /* ---- the tree ------------------------------------------------------------ */
@@ -1053,106 +1053,20 @@ static int image_ok(const struct node *n, const char **rootfs)
 
 /* ---- encoding/json's Marshal ------------------------------------------------ */
 
-struct out {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void put(struct out *b, const void *d, size_t n)
-{
-	if (b->oom)
-		return;
-	if (n > max_json || b->len + n + 1 > max_json) {
-		b->oom = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap))) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void puts_(struct out *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-/* put_json_str writes s as encoding/json does with HTML escaping (Marshal's
- * default): \" \\ \b \f \n \r \t, \u00XX for the other controls and < > &,
- * \u2028 and \u2029. s is well-formed UTF-8. */
-static void put_json_str(struct out *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, start = 0;
-
-	put(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[7] = "\\u00";
-		const char *rep = NULL;
-		size_t skip = 1;
-
-		switch (c) {
-		case '"': rep = "\\\""; break;
-		case '\\': rep = "\\\\"; break;
-		case '\b': rep = "\\b"; break;
-		case '\f': rep = "\\f"; break;
-		case '\n': rep = "\\n"; break;
-		case '\r': rep = "\\r"; break;
-		case '\t': rep = "\\t"; break;
-		case 0xe2: /* U+2028, U+2029: E2 80 A8, E2 80 A9 */
-			if (i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-			    ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
-				rep = (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";
-				skip = 3;
-			}
-			break;
-		default:
-			if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 0xf];
-				esc[6] = '\0';
-				rep = esc;
-			}
-		}
-		if (!rep)
-			continue;
-		put(b, s + start, i - start);
-		puts_(b, rep);
-		i += skip - 1;
-		start = i + 1;
-	}
-	put(b, s + start, n - start);
-	put(b, "\"", 1);
-}
-
-static void put_json_strs(struct out *b, const char *field, const struct node *seq)
+static void put_json_strs(struct buf *b, const char *field, const struct node *seq)
 {
 	const struct node *n;
 
 	if (!seq || !seq->kids)
 		return; /* omitempty */
-	puts_(b, field);
-	put(b, "[", 1);
+	buf_puts(b, field);
+	buf_put(b, "[", 1);
 	for (n = seq->kids; n; n = n->next) {
 		if (n != seq->kids)
-			put(b, ",", 1);
-		put_json_str(b, n->str, n->len);
+			buf_put(b, ",", 1);
+		buf_json_str(b, n->str, n->len);
 	}
-	put(b, "],", 2);
+	buf_put(b, "],", 2);
 }
 
 /* ---- shape, limits and output ---------------------------------------------- */
@@ -1178,54 +1092,54 @@ struct pod {
 /* encode writes json.Marshal(p) after SetDefaults: the fields in
  * pod/types.go's order, omitempty ones left out, resources an empty struct,
  * the one annotation. */
-static void encode(const struct pod *p, struct out *b)
+static void encode(const struct pod *p, struct buf *b)
 {
 	const struct node *e, *v;
 	char num[24];
 	size_t k = sizeof(num);
 	long long g = p->grace;
 
-	puts_(b, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":");
-	put_json_str(b, p->name->str, p->name->len);
-	puts_(b, ",\"annotations\":{\"sandbox.podsandbox.dev/network\":\"none\"}},\"spec\":{\"containers\":[{\"name\":");
-	put_json_str(b, p->cname->str, p->cname->len);
-	put(b, ",", 1);
+	buf_puts(b, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":");
+	buf_json_str(b, p->name->str, p->name->len);
+	buf_puts(b, ",\"annotations\":{\"sandbox.podsandbox.dev/network\":\"none\"}},\"spec\":{\"containers\":[{\"name\":");
+	buf_json_str(b, p->cname->str, p->cname->len);
+	buf_put(b, ",", 1);
 	if (p->image && p->image->len > 0) {
-		puts_(b, "\"image\":");
-		put_json_str(b, p->image->str, p->image->len);
-		put(b, ",", 1);
+		buf_puts(b, "\"image\":");
+		buf_json_str(b, p->image->str, p->image->len);
+		buf_put(b, ",", 1);
 	}
 	put_json_strs(b, "\"command\":", p->cmd);
 	put_json_strs(b, "\"args\":", p->args);
 	if (p->env && p->env->kids) {
-		puts_(b, "\"env\":[");
+		buf_puts(b, "\"env\":[");
 		for (e = p->env->kids; e; e = e->next) {
-			puts_(b, e == p->env->kids ? "{\"name\":" : ",{\"name\":");
+			buf_puts(b, e == p->env->kids ? "{\"name\":" : ",{\"name\":");
 			v = member(e, "name");
-			put_json_str(b, v->str, v->len);
+			buf_json_str(b, v->str, v->len);
 			if ((v = member(e, "value")) && v->len > 0) {
-				puts_(b, ",\"value\":");
-				put_json_str(b, v->str, v->len);
+				buf_puts(b, ",\"value\":");
+				buf_json_str(b, v->str, v->len);
 			}
-			put(b, "}", 1);
+			buf_put(b, "}", 1);
 		}
-		puts_(b, "],");
+		buf_puts(b, "],");
 	}
 	if (p->dir) {
-		puts_(b, "\"workingDir\":");
-		put_json_str(b, p->dir, strlen(p->dir));
-		put(b, ",", 1);
+		buf_puts(b, "\"workingDir\":");
+		buf_json_str(b, p->dir, strlen(p->dir));
+		buf_put(b, ",", 1);
 	}
-	puts_(b, "\"resources\":{}}],\"hostname\":");
+	buf_puts(b, "\"resources\":{}}],\"hostname\":");
 	v = p->host ? p->host : p->name;
-	put_json_str(b, v->str, v->len);
-	puts_(b, ",\"restartPolicy\":\"Never\",\"terminationGracePeriodSeconds\":");
+	buf_json_str(b, v->str, v->len);
+	buf_puts(b, ",\"restartPolicy\":\"Never\",\"terminationGracePeriodSeconds\":");
 	num[--k] = '\0';
 	do
 		num[--k] = (char)('0' + g % 10);
 	while ((g /= 10) > 0);
-	puts_(b, num + k);
-	puts_(b, ",\"shareProcessNamespace\":true}}");
+	buf_puts(b, num + k);
+	buf_puts(b, ",\"shareProcessNamespace\":true}}");
 }
 
 static char *dup(const char *s, size_t n, int *oom)
@@ -1248,7 +1162,7 @@ static int fill(const struct node *root, struct podspec *o)
 	const struct node *meta = NULL, *spec = NULL, *annot = NULL, *policy = NULL, *grace = NULL, *ctrs = NULL;
 	const struct node *wd = NULL, *m, *e;
 	struct pod p = {0};
-	struct out b = {0};
+	struct buf b = {0};
 	int api = 0, kind = 0, oom = 0;
 	size_t argc = 0, bytes = 0, i = 0;
 	char *dir = NULL;
