@@ -966,6 +966,22 @@ static long long grace_override(struct fastpod *fp)
 	return n;
 }
 
+/* stop_signals is what the Go CLI catches (signal.Notify in runPod):
+ * SIGINT, SIGTERM and SIGHUP stop the pod; and SIGCHLD. Any other signal
+ * keeps its default action, as it has in the Go CLI (SIGQUIT, SIGUSR1 end
+ * it, and the pod dies with it). */
+static sigset_t stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	return set;
+}
+
 /* undo removes what was made before the pod existed, for a return to Go. */
 static void undo(struct fastpod *fp)
 {
@@ -1117,7 +1133,7 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 	close(startp[0]);
 	failure[flen] = '\0';
 
-	taken = fast_taken_signals(0);
+	taken = stop_signals();
 	sigfd = signalfd(-1, &taken, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0) {
 		int e = errno;
@@ -1197,8 +1213,8 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 			struct signalfd_siginfo ssi;
 			if (read(sigfd, &ssi, sizeof(ssi)) != (ssize_t)sizeof(ssi))
 				break;
-			/* The stop signals; SIGCHLD is only a wakeup. What the Go
-			 * CLI does not catch it does not forward either. */
+			/* A stop signal (the first counts); SIGCHLD is only a
+			 * wakeup. Nothing is forwarded, as in the Go CLI. */
 			if ((ssi.ssi_signo == SIGINT || ssi.ssi_signo == SIGTERM || ssi.ssi_signo == SIGHUP) && stopped_by == 0) {
 				long long o = grace_override(fp);
 				stopped_by = (int)ssi.ssi_signo;
@@ -1309,7 +1325,7 @@ void sandbox_fastpod(int argc, char **argv)
 	    fastpod_records(&fp.ps, fp.dir, &fp.records) < 0)
 		goto out;
 	/* The stop signals and SIGCHLD are taken synchronously from here. */
-	block = fast_taken_signals(0);
+	block = stop_signals();
 	if (sigprocmask(SIG_BLOCK, &block, &orig) < 0)
 		goto out;
 	if (acquire(&fp) < 0 || populate(&fp) < 0) {

@@ -10,12 +10,17 @@
  *   - block mappings and block sequences (also `- key: value` items, and a
  *     sequence at its key's indentation), indented with spaces;
  *   - one-line flow sequences of scalars: [sleep, "2"];
+ *   - one-line flow mappings, as a value or an item: {name: a, value: "1"},
+ *     whose keys are simple keys followed by ": ", and whose values are
+ *     scalars, flow sequences of scalars or flow mappings; no "? ", no
+ *     key without a value, no trailing ',';
  *   - scalars on one line: plain, 'single-' and "double-quoted" (escapes
  *     \" \\ \n \t \uXXXX only);
  *   - comments, blank lines, a leading "---".
  *
  * Anything else (anchors, tags, block or multi-line scalars, flow mappings,
- * tabs, CR, a second document, ...) is "not mine". So is a plain scalar that
+ * tabs, CR, a second document, flow collections on more than one line or in
+a flow sequence, ...) is "not mine". So is a plain scalar that
  * YAML 1.1 (go.yaml.in/yaml/v2, resolve.go) might read as anything but a
  * string: y, no, on, ~, 2, 1e3, .5, 0x1f, 2024-01-01... are refused where a
  * string is expected, and only "true" and canonical decimal integers are
@@ -660,9 +665,13 @@ fail:
 }
 
 /* y_plain reads the plain scalar at pos: to the line's end or a comment in a
- * block, to ',' or ']' in a flow sequence. Its first character is no
- * indicator, and it holds nothing that would end it early or start
- * something else. */
+ * block, to ',', ']' or '}' in a flow collection (the caller checks which
+ * one may follow). Its first character is no indicator, and it holds nothing
+ * that would end it early or start something else. In a flow collection,
+ * yaml.v2's scanner (yaml_parser_scan_plain_scalar) ends a plain scalar at
+ * ": " and at any of ",?[]{}", and keeps a ':' followed by anything else
+ * ("dir:/x"); this reader also refuses '#' and quotes in it, and a ':'
+ * before a blank, the line's end or a flow indicator. */
 static struct node *y_plain(struct yp *y, int flow)
 {
 	const unsigned char *d = y->d;
@@ -677,9 +686,11 @@ static struct node *y_plain(struct yp *y, int flow)
 	for (; e < y->eol; e++) {
 		unsigned char c = d[e];
 
-		if (flow && (c == ',' || c == ']'))
+		if (flow && (c == ',' || c == ']' || c == '}'))
 			break;
-		if (flow && (!c || strchr("[{}#:?'\"", c)))
+		if (flow && (!c || strchr("[{#?'\"", c)))
+			return NULL;
+		if (flow && c == ':' && (e + 1 == y->eol || !d[e + 1] || strchr(" ,[]{}", d[e + 1])))
 			return NULL;
 		if (c == '#' && d[e - 1] == ' ')
 			break;
@@ -749,10 +760,73 @@ static struct node *y_flow(struct yp *y)
 	return NULL;
 }
 
-/* y_inline reads the value that ends a line: a scalar or a flow sequence. */
-static struct node *y_inline(struct yp *y)
+static char *y_key(struct yp *y, size_t *len);
+
+/* y_flowmap reads a one-line flow mapping at pos, a '{': keys as y_key
+ * reads them, each followed by ": "; values scalars, flow sequences of
+ * scalars or flow mappings; members separated by ',' and blanks, with no
+ * trailing ','. A duplicate key is refused (add), as yaml.v2 does. */
+static struct node *y_flowmap(struct yp *y, int depth)
 {
-	struct node *n = y->d[y->pos] == '[' ? y_flow(y) : y_scalar(y, 0);
+	struct node *map;
+
+	if (depth > max_depth || !(map = node_new(y->t, T_MAP)))
+		return NULL;
+	y->pos++;
+	y_spaces(y);
+	if (y->pos < y->eol && y->d[y->pos] == '}') {
+		y->pos++;
+		return map;
+	}
+	for (;;) {
+		struct node *val;
+		size_t len;
+		char *key;
+
+		if (y->pos >= y->eol || !(key = y_key(y, &len)))
+			break;
+		/* ": " then the value on this line: no "{a:b}", no null */
+		if (y->pos >= y->eol || y->d[y->pos] != ' ') {
+			free(key);
+			break;
+		}
+		y_spaces(y);
+		val = NULL;
+		if (y->pos < y->eol) {
+			if (y->d[y->pos] == '{')
+				val = y_flowmap(y, depth + 1);
+			else if (y->d[y->pos] == '[')
+				val = y_flow(y);
+			else
+				val = y_scalar(y, 1);
+		}
+		if (!val) {
+			free(key);
+			break;
+		}
+		val->key = key;
+		val->keylen = len;
+		if (!add(map, val))
+			break;
+		y_spaces(y);
+		if (y->pos < y->eol && y->d[y->pos] == '}') {
+			y->pos++;
+			return map;
+		}
+		if (y->pos >= y->eol || y->d[y->pos] != ',')
+			break;
+		y->pos++;
+		y_spaces(y);
+	}
+	node_free(map);
+	return NULL;
+}
+
+/* y_inline reads the value that ends a line: a scalar, a flow sequence or
+ * a flow mapping. */
+static struct node *y_inline(struct yp *y, int depth)
+{
+	struct node *n = y->d[y->pos] == '[' ? y_flow(y) : y->d[y->pos] == '{' ? y_flowmap(y, depth) : y_scalar(y, 0);
 
 	if (n && !y_endline(y)) {
 		node_free(n);
@@ -816,7 +890,7 @@ static struct node *y_seq(struct yp *y, size_t col, int depth)
 			y->pos = at;
 			item = y_map(y, at - y->line, depth + 1);
 		} else {
-			item = y_inline(y);
+			item = y_inline(y, depth + 1);
 		}
 		if (!add(seq, item))
 			goto fail;
@@ -868,7 +942,7 @@ static struct node *y_map(struct yp *y, size_t col, int depth)
 			else
 				val = y_block(y, depth + 1);
 		} else {
-			val = y_inline(y);
+			val = y_inline(y, depth + 1);
 		}
 		if (!val) {
 			free(key);

@@ -111,6 +111,40 @@ func podJSON(container, spec string) string {
 		`"spec":{` + spec + `"restartPolicy":"Never","containers":[{"name":"c",` + container + `}]}}`
 }
 
+// flowYAML is the manifest of the brief and of bench/run.sh: one-line flow
+// mappings for the metadata and the container.
+const flowYAML = `apiVersion: v1
+kind: Pod
+metadata: {name: bench-one, annotations: {sandbox.podsandbox.dev/network: none}}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: one, image: "dir:/tmp/x/rootfs", command: ["true"]}
+`
+
+// benchRunPods are what bench/run.sh's printf writes (its pod and ctr
+// functions, and the 1b and 1c manifests), with a rootfs path like its own.
+func benchRunPods() map[string]string {
+	const rootfs = "/tmp/sandbox-bench.Xy12/rootfs"
+	pod := func(name, restart string) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: %s, annotations: {sandbox.podsandbox.dev/network: none}}\nspec:\n  restartPolicy: %s\n  terminationGracePeriodSeconds: 1\n  containers:\n", name, restart)
+	}
+	ctr := func(name, argv string) string {
+		return fmt.Sprintf("  - {name: %s, image: \"dir:%s\", command: %s}\n", name, rootfs, argv)
+	}
+	one := func(name string) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: %s, annotations: {sandbox.podsandbox.dev/network: none}}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: one, image: \"dir:%s\", command: [\"true\"]}\n", name, rootfs)
+	}
+	return map[string]string{
+		"one.yaml":       pod("bench-one", "Never") + ctr("one", `["true"]`),
+		"two.yaml":       pod("bench-two", "Never") + ctr("a", `["true"]`) + ctr("b", `["true"]`),
+		"exec.yaml":      pod("bench-exec", "Always") + ctr("hold", `["sleep", "infinity"]`),
+		"nosub/one.yaml": one("bench-one"),
+		"ab-one.yaml":    one("bench-ab"),
+	}
+}
+
 var podSpecAccepted = []struct {
 	name, manifest string
 }{
@@ -146,6 +180,23 @@ var podSpecAccepted = []struct {
 	{"YAML 63-character names", strings.NewReplacer("name: p\n", "name: "+strings.Repeat("p", 63)+"\n", "name: c\n", "name: "+strings.Repeat("c", 63)+"\n").Replace(podYAML("    command: [x]\n", ""))},
 	{"YAML long argument", podYAML("    command: [x, "+strings.Repeat("y", 10000)+"]\n", "")},
 	{"YAML many arguments", podYAML("    command:\n"+strings.Repeat("    - x\n", 1000), "")},
+	{"YAML flow mappings", flowYAML},
+	{"YAML bench/run.sh one.yaml", benchRunPods()["one.yaml"]},
+	{"YAML bench/run.sh nosub/one.yaml", benchRunPods()["nosub/one.yaml"]},
+	{"YAML bench/run.sh ab-one.yaml", benchRunPods()["ab-one.yaml"]},
+	{"YAML flow mappings, quoted keys and values", strings.NewReplacer("{name: bench-one, annotations: {sandbox.podsandbox.dev/network: none}}",
+		`{"name": 'bench-one', 'annotations': {"sandbox.podsandbox.dev/network": "none"}}`,
+		"{name: one, image:", `{'name': "one", "image":`).Replace(flowYAML)},
+	{"YAML flow mappings, odd blanks and a comment", strings.NewReplacer("{name: bench-one, annotations: {sandbox.podsandbox.dev/network: none}}",
+		"{   name:    bench-one   ,annotations:  {  sandbox.podsandbox.dev/network:   none  }  }   # the pod",
+		`{name: one, image: "dir:/tmp/x/rootfs", command: ["true"]}`,
+		`{ name: one ,image: "dir:/tmp/x/rootfs",command: [ "true" ] }  `).Replace(flowYAML)},
+	{"YAML flow mapping for the annotations only", strings.Replace(oneYAML, "  annotations:\n    sandbox.podsandbox.dev/network: none\n", "  annotations: {sandbox.podsandbox.dev/network: none}\n", 1)},
+	{"YAML flow mapping values of every kind", "apiVersion: v1\nkind: Pod\nmetadata: {name: a.b, annotations: {sandbox.podsandbox.dev/network: none}}\nspec:\n  restartPolicy: Never\n  containers:\n" +
+		"  - {name: c, image: dir:/srv/root.fs, command: [/bin/echo, a:b, http://x/y, 'it''s'], args: [], workingDir: /tmp/../x, env: []}\n"},
+	{"YAML env items as flow mappings", podYAML("    command: [env]\n    env:\n    - {name: A, value: \"1\"}\n    - {name: EMPTY}\n    - {value: one two, name: B}\n    - {\"name\": C, 'value': ''}\n    - name: D\n      value: d\n", "")},
+	{"YAML flow mapping item with keys further right", strings.Replace(flowYAML, "  - {name: one", "    -   {name: one", 1)},
+	{"YAML flow mapping with spec scalars", strings.Replace(flowYAML, "  containers:\n", "  hostname: bench-one\n  shareProcessNamespace: true\n  containers:\n", 1)},
 }
 
 var podSpecRefused = []struct {
@@ -215,7 +266,40 @@ var podSpecRefused = []struct {
 	{"multi-line plain scalar", podYAML("    command:\n    - echo\n      hi\n", ""), true},
 	{"multi-line quoted scalar", podYAML("    command:\n    - \"echo\n      hi\"\n", ""), true},
 	{"multi-line flow sequence", podYAML("    command: [echo,\n      hi]\n", ""), true},
-	{"flow mapping", podYAML("    command: [x]\n    env: [{name: A, value: b}]\n", ""), true},
+	{"flow mapping in a flow sequence", podYAML("    command: [x]\n    env: [{name: A, value: b}]\n", ""), true},
+	{"bench/run.sh two.yaml: two containers", benchRunPods()["two.yaml"], true},
+	{"bench/run.sh exec.yaml: restartPolicy Always", benchRunPods()["exec.yaml"], true},
+	{"multi-line flow mapping", strings.Replace(flowYAML, "bench-one, annotations", "bench-one,\n  annotations", 1), true},
+	{"flow mapping on the next line", strings.Replace(flowYAML, "metadata: {", "metadata:\n  {", 1), true},
+	{"flow mapping with a ? key", strings.Replace(flowYAML, "{name: one,", "{? name: one,", 1), true},
+	{"flow mapping key without a value", strings.Replace(flowYAML, `command: ["true"]}`, `command: ["true"], image2}`, 1), false},
+	{"flow mapping key without a value, a known field", strings.Replace(flowYAML, `image: "dir:/tmp/x/rootfs", command: ["true"]}`, `command: ["true"], image}`, 1), true},
+	{"flow mapping empty value: null", strings.Replace(flowYAML, `image: "dir:/tmp/x/rootfs",`, `image: ,`, 1), true},
+	{"flow mapping key with no space: a:b is the key", strings.Replace(flowYAML, "{name: one,", "{name:one,", 1), false},
+	{"flow mapping quoted key then a colon without a space", strings.Replace(flowYAML, "{name: one,", `{"name":one,`, 1), true},
+	{"flow mapping key then a space before the colon", strings.Replace(flowYAML, "{name: one,", `{name : one,`, 1), true},
+	{"flow mapping with a trailing comma", strings.Replace(flowYAML, `["true"]}`, `["true"],}`, 1), true},
+	{"flow mapping with an empty member", strings.Replace(flowYAML, "{name: one,", "{name: one,,", 1), false},
+	{"flow mapping, data after the }", strings.Replace(flowYAML, `["true"]}`, `["true"]} x`, 1), false},
+	{"flow mapping, comment right after the }", strings.Replace(flowYAML, `["true"]}`, `["true"]}# c`, 1), true},
+	{"flow mapping as a key", strings.Replace(flowYAML, `["true"]}`, `["true"]}: x`, 1), false},
+	{"flow mapping not closed", strings.Replace(flowYAML, `["true"]}`, `["true"]`, 1), false},
+	{"flow mapping closed by ]", strings.Replace(flowYAML, `["true"]}`, `["true"]]`, 1), false},
+	{"flow sequence closed by }", strings.Replace(flowYAML, `["true"]}`, `["true"}`, 1), false},
+	{"flow mapping with a duplicate key", strings.Replace(flowYAML, `["true"]}`, `["true"], name: two}`, 1), false},
+	{"flow mapping with a duplicate quoted key", strings.Replace(flowYAML, `["true"]}`, `["true"], "name": two}`, 1), false},
+	{"flow mapping value with ': '", strings.Replace(flowYAML, "{name: one,", "{name: one: two,", 1), false},
+	{"flow mapping value ending in ':'", strings.Replace(flowYAML, `command: ["true"]}`, `command: ["true", x:]}`, 1), true},
+	{"flow mapping value with '#'", strings.Replace(flowYAML, `command: ["true"]}`, `command: ["true", a#b]}`, 1), true},
+	{"flow mapping plain value with a quote", strings.Replace(flowYAML, `command: ["true"]}`, `command: ["true", it's]}`, 1), true},
+	{"flow mapping for an empty metadata", strings.Replace(flowYAML, "{name: bench-one, annotations: {sandbox.podsandbox.dev/network: none}}", "{}", 1), false},
+	{"flow mapping for empty annotations: bridge", strings.Replace(flowYAML, "{sandbox.podsandbox.dev/network: none}", "{ }", 1), true},
+	{"flow mapping for the container, empty", strings.Replace(flowYAML, `{name: one, image: "dir:/tmp/x/rootfs", command: ["true"]}`, "{}", 1), false},
+	{"flow mapping item with block lines after it", strings.Replace(flowYAML, `command: ["true"]}`+"\n", `command: ["true"]}`+"\n    args: [x]\n", 1), false},
+	{"flow mapping with a plain true value", strings.Replace(flowYAML, "{name: one,", "{name: one, x: true,", 1), false},
+	{"flow mapping with a yes key", strings.Replace(flowYAML, "{name: one,", "{name: one, yes: x,", 1), false},
+	{"flow mapping nested too deep", strings.Replace(flowYAML, "{sandbox.podsandbox.dev/network: none}", strings.Repeat("{a: ", 20)+"b"+strings.Repeat("}", 20), 1), false},
+	{"flow mapping with an anchor", strings.Replace(flowYAML, "{name: one,", "&a {name: one,", 1), true},
 	{"flow sequence with a trailing comma", podYAML("    command: [x, ]\n", ""), true},
 	{"sequence item on the next line", podYAML("    command:\n    -\n      x\n", ""), true},
 	{"nested compact sequence", podYAML("    command:\n    - - x\n", ""), false},
@@ -376,6 +460,7 @@ func TestPodSpecCorpusHasBothVerdicts(t *testing.T) {
 var scalarTemplates = []struct{ name, tmpl string }{
 	{"flow item", podYAML("    command: [x, @@]\n", "")},
 	{"block item", podYAML("    command:\n    - x\n    - @@\n", "")},
+	{"flow mapping value", podYAML("    command: [x]\n    env:\n    - {name: A, value: @@}\n", "")},
 	{"plain value", podYAML("    command: [x]\n    env:\n    - name: A\n      value: @@\n", "")},
 	{"double-quoted", podYAML("    command: [x]\n    env:\n    - name: A\n      value: \"@@\"\n", "")},
 	{"single-quoted", podYAML("    command: [x]\n    env:\n    - name: A\n      value: '@@'\n", "")},
@@ -386,10 +471,16 @@ var scalarTemplates = []struct{ name, tmpl string }{
 	{"hostname", podYAML("    command: [x]\n", "  hostname: @@\n")},
 	{"image", podYAML("    image: @@\n    command: [x]\n", "")},
 	{"integer", podYAML("    command: [x]\n", "  terminationGracePeriodSeconds: @@\n")},
+	{"flow mapping member", strings.Replace(flowYAML, `command: ["true"]}`, `command: ["true"], @@}`, 1)},
+	{"flow mapping key", strings.Replace(flowYAML, `command: ["true"]}`, `command: ["true"], @@: [y]}`, 1)},
+	{"flow mapping, first member", strings.Replace(flowYAML, `{name: one,`, `{@@, name: one,`, 1)},
+	{"flow mapping, rest of the line", strings.Replace(flowYAML, `command: ["true"]}`, `command: ["true"]}@@`, 1)},
+	{"flow mapping, the annotations", strings.Replace(flowYAML, `{sandbox.podsandbox.dev/network: none}`, `@@`, 1)},
+	{"flow mapping item in a flow sequence", podYAML("    command: [x, @@]\n    env:\n    - {name: A, value: b}\n", "")},
 	{"JSON member", podJSON(`"command":["x"],@@`, "")},
 }
 
-const scalarKinds = 6
+const scalarKinds = 7
 
 func fillHole(tmpl, s string) []byte {
 	return []byte(strings.Replace(tmpl, "@@", s, 1))
@@ -444,7 +535,8 @@ func TestPodSpecScalarsAgreeWithGo(t *testing.T) {
 // string in the templates' hole: most of its inputs stay manifests of the
 // subset, so it explores the scalar readers rather than the shape check.
 func FuzzPodSpecScalarAgreesWithGo(f *testing.F) {
-	for _, s := range []string{"x", "-c", "'a''b'", `"a\"b"`, "[a, b]", "true", "2", "a: b", "# c", "- y", "args", `\u00e9`} {
+	for _, s := range []string{"x", "-c", "'a''b'", `"a\"b"`, "[a, b]", "true", "2", "a: b", "# c", "- y", "args", `\u00e9`,
+		"{a: b}", "{}", "a}", "x, y: z", `"a": b`, "a:b", "dir:/x", "{name: B, value: x}", " # c", "{sandbox.podsandbox.dev/network: none}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
