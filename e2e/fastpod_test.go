@@ -52,6 +52,7 @@ func TestRunManifestFastPathMatchesGoPath(t *testing.T) {
 				{"exit code and both streams", sh("main", "echo out; echo err >&2; exit 3"), nil},
 				{"unterminated lines", sh("main", "printf out; printf err >&2"), nil},
 				{"a line longer than the buffer", sh("main", "printf '"+long+"\\n"+long+"'"), nil},
+				{"many lines", sh("main", "seq 1 50000; seq 1 1000 >&2"), nil},
 				{"killed by a signal", sh("main", "kill -TERM $$"), nil},
 				{"not found", container{Name: "main", Command: []string{"no-such-command"}}, nil},
 				{"not executable", container{Name: "main", Command: []string{"/etc/hostname"}}, nil},

@@ -596,16 +596,17 @@ static int populate(struct fastpod *fp)
 struct record;
 static void save_fastexec(struct fastpod *fp, const struct record *r);
 
-/* json_time writes a wall time as time.Time's MarshalJSON in UTC
- * (RFC 3339 with nanoseconds, trailing zeros dropped). */
-static void json_time(struct buf *b, const struct timespec *ts)
+/* put_rfc3339 writes a wall time as Go's time.RFC3339Nano in UTC (trailing
+ * zeros of the fraction dropped), as crilog and time.Time's MarshalJSON
+ * write it. */
+static void put_rfc3339(struct buf *b, const struct timespec *ts)
 {
 	struct tm tm;
 	char frac[16];
 	int n;
 
 	gmtime_r(&ts->tv_sec, &tm);
-	buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (ts->tv_nsec != 0) {
 		snprintf(frac, sizeof(frac), "%09ld", ts->tv_nsec);
 		for (n = 9; frac[n - 1] == '0'; n--)
@@ -613,7 +614,14 @@ static void json_time(struct buf *b, const struct timespec *ts)
 		frac[n] = '\0';
 		buf_printf(b, ".%s", frac);
 	}
-	buf_puts(b, "Z\"");
+	buf_puts(b, "Z");
+}
+
+static void json_time(struct buf *b, const struct timespec *ts)
+{
+	buf_put(b, "\"", 1);
+	put_rfc3339(b, ts);
+	buf_put(b, "\"", 1);
 }
 
 /* The namespaces namespaces() reads, in encoding/json's (sorted) key order. */
@@ -819,10 +827,7 @@ static void log_line(int log, const char *stream, const char *line, size_t n)
 	int full = n > 0 && line[n - 1] == '\n';
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	json_time(&b, &ts);
-	/* json_time quotes: the log's timestamp is bare. */
-	memmove(b.p, b.p + 1, b.len - 2);
-	b.len -= 2;
+	put_rfc3339(&b, &ts);
 	buf_printf(&b, " %s %s ", stream, full ? "F" : "P");
 	buf_put(&b, line, full ? n - 1 : n);
 	buf_put(&b, "\n", 1);
@@ -834,20 +839,20 @@ static void log_line(int log, const char *stream, const char *line, size_t n)
 /* emit hands one line (or a piece of a too long one) to the log and the
  * terminal; at EOF an unterminated last line gets its newline on the
  * terminal so that what follows starts on a line of its own. */
-static void emit(struct stream *s, int log, size_t n, int eof)
+static void emit(struct stream *s, int log, const char *line, size_t n, int eof)
 {
-	log_line(log, s->name, s->buf, n);
-	write_all(s->term, s->buf, n);
-	if (eof && n > 0 && s->buf[n - 1] != '\n')
+	log_line(log, s->name, line, n);
+	write_all(s->term, line, n);
+	if (eof && n > 0 && line[n - 1] != '\n')
 		write_all(s->term, "\n", 1);
-	memmove(s->buf, s->buf + n, s->len - n);
-	s->len -= n;
 }
 
 /* pump reads what the pipe has and emits the complete lines (or a full
- * buffer); at EOF it emits the rest and closes the pipe. */
+ * buffer, as bufio.Reader.ReadSlice returns one); at EOF it emits the rest
+ * and closes the pipe. */
 static void pump(struct stream *s, int log)
 {
+	size_t off = 0;
 	ssize_t r;
 	char *nl;
 
@@ -856,16 +861,24 @@ static void pump(struct stream *s, int log)
 		return;
 	if (r <= 0) {
 		if (s->len > 0)
-			emit(s, log, s->len, 1);
+			emit(s, log, s->buf, s->len, 1);
+		s->len = 0;
 		close(s->fd);
 		s->fd = -1;
 		return;
 	}
 	s->len += (size_t)r;
-	while (s->len > 0 && (nl = memchr(s->buf, '\n', s->len)) != NULL)
-		emit(s, log, (size_t)(nl - s->buf) + 1, 0);
-	if (s->len == sizeof(s->buf))
-		emit(s, log, s->len, 0);
+	while (off < s->len && (nl = memchr(s->buf + off, '\n', s->len - off)) != NULL) {
+		size_t n = (size_t)(nl - (s->buf + off)) + 1;
+		emit(s, log, s->buf + off, n, 0);
+		off += n;
+	}
+	if (off == 0 && s->len == sizeof(s->buf)) {
+		emit(s, log, s->buf, s->len, 0);
+		off = s->len;
+	}
+	memmove(s->buf, s->buf + off, s->len - off);
+	s->len -= off;
 }
 
 /* ---- running it -------------------------------------------------------- */
