@@ -62,17 +62,12 @@
 #include "fastexec.h"
 #include "fastpod.h"
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-
 extern char **environ;
 
 /* nsenter.c */
 void write_all(int fd, const char *buf, size_t len);
 int sandbox_fast_paths_off(void);
 int sandbox_write_file(const char *path, const char *data);
-void sandbox_pause_inplace(int psync, int pwait, int netready) __attribute__((noreturn));
 /* cinit.c */
 void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix, int pidfd, int netready,
 			int pause_wait, int err_fd) __attribute__((noreturn));
@@ -1008,10 +1003,10 @@ static void undo(struct fastpod *fp)
  */
 static void run(struct fastpod *fp, const sigset_t *orig)
 {
-	int psync[2], pwait[2], netready[2], ready[2] = {-1, -1}, out[2], errp[2], startp[2];
-	int pidfd = -1, status, pause_status = 0, code = -1, stopped_by = 0, sigfd, logfd, devnull, i;
+	int ready[2] = {-1, -1}, out[2], errp[2], startp[2];
+	int status, pause_status = 0, code = -1, stopped_by = 0, sigfd, logfd, devnull, i;
 	int pause_killed = 0, pause_died = 0;
-	unsigned long flags = CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS;
+	struct fast_pause pz;
 	pid_t pause, container;
 	char line[4096], prefix[300], failure[8192];
 	long long deadline = -1, grace = fp->ps.grace;
@@ -1030,29 +1025,10 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (logfd < 0 || devnull < 0)
 		goto undo_files;
-	if (pipe2(psync, O_CLOEXEC) < 0)
+	if (fast_pause_clone(&pz, orig) < 0)
 		goto undo_files;
-	if (pipe2(pwait, O_CLOEXEC) < 0) {
-		fast_close_pair(psync);
-		goto undo_files;
-	}
-	if (pipe2(netready, O_CLOEXEC) < 0) {
-		fast_close_pair(psync);
-		fast_close_pair(pwait);
-		goto undo_files;
-	}
-	pause = (pid_t)syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
-	if (pause < 0)
-		goto undo_pipes;
-	if (pause == 0) {
-		sigprocmask(SIG_SETMASK, orig, NULL);
-		close(netready[0]);
-		sandbox_pause_inplace(psync[1], pwait[0], netready[1]);
-	}
+	pause = pz.pid;
 	rec.pause = identify(pause);
-	close(psync[1]);
-	close(pwait[0]);
-	close(netready[1]);
 	if (map_ids(fp, pause) < 0)
 		goto undo_pause;
 	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
@@ -1069,7 +1045,7 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 	/* Into the pod, as fastrun.c does: from here on this process is in
 	 * the pod's user namespace (with its capabilities: see remove_tree)
 	 * and non-dumpable. */
-	if (setns(pidfd, (int)flags) < 0) {
+	if (setns(pz.pidfd, FAST_POD_NS) < 0) {
 		fast_close_pair(out);
 		fast_close_pair(errp);
 		fast_close_pair(startp);
@@ -1085,7 +1061,7 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 	}
 	container = fork();
 	if (container < 0) {
-		fast_reap(pause);
+		fast_pause_undo(&pz);
 		remove_state(fp);
 		fast_fail(exit_failed, "container \"%s\": fork: %s", fp->ps.container, strerror(errno));
 	}
@@ -1093,7 +1069,7 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 		/* The container: a session of its own (terminal signals reach
 		 * only the supervisor), /dev/null in, the pipes out; it dies
 		 * with its supervisor. */
-		close(psync[0]);
+		close(pz.psync);
 		close(ready[1]);
 		close(startp[0]);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -1107,25 +1083,24 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 		}
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		snprintf(prefix, sizeof(prefix), "container \"%s\"", fp->ps.container);
-		sandbox_cinit_fast(fp->records.p, fp->records.len, ready[0], prefix, pidfd, netready[0], pwait[1], startp[1]);
+		sandbox_cinit_fast(fp->records.p, fp->records.len, ready[0], prefix, pz.pidfd, pz.netready, pz.pwait, startp[1]);
 	}
 	close(ready[0]);
-	close(pidfd);
-	close(netready[0]);
-	close(pwait[1]);
+	/* The pause goes on (non-dumpable, "ok") once the container, which
+	 * has its copies, has joined its network namespace. */
+	fast_pause_release(&pz);
 	close(out[1]);
 	close(errp[1]);
 	close(startp[1]);
 	close(devnull);
 
 	/* The pause says "ok" once non-dumpable, its capabilities dropped. */
-	if (!fast_read_line(psync[0], line, sizeof(line)) || strcmp(line, "ok") != 0) {
+	if (fast_pause_ready(&pz, line, sizeof(line)) < 0) {
 		fast_reap(container);
-		fast_reap(pause);
+		fast_pause_undo(&pz);
 		remove_state(fp);
 		fast_fail(exit_failed, "start the pod's pause: %s", strncmp(line, "error ", 6) == 0 ? line + 6 : "it exited");
 	}
-	close(psync[0]);
 	read_namespaces(pause, rec.ns);
 	rec.process = identify(container);
 	clock_gettime(CLOCK_REALTIME, &rec.started);
@@ -1282,21 +1257,9 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 	_exit(code);
 
 undo_pause:
-	fast_reap(pause);
-	if (ready[0] >= 0) {
-		close(ready[0]);
-		close(ready[1]);
-	}
-	close(psync[0]);
-	close(netready[0]);
-	close(pwait[1]);
-	if (pidfd >= 0)
-		close(pidfd);
-	goto undo_files;
-undo_pipes:
-	fast_close_pair(psync);
-	fast_close_pair(pwait);
-	fast_close_pair(netready);
+	fast_pause_undo(&pz);
+	if (ready[0] >= 0)
+		fast_close_pair(ready);
 undo_files:
 	if (logfd >= 0)
 		close(logfd);

@@ -62,15 +62,11 @@
 #include "fastexec.h"
 #include "fastutil.h"
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
 
 /* nsenter.c */
 void write_all(int fd, const char *buf, size_t len);
 int sandbox_fast_paths_off(void); /* nsenter.c */
 int sandbox_write_file(const char *path, const char *data);
-void sandbox_pause_inplace(int psync, int pwait, int netready) __attribute__((noreturn));
 /* cinit.c */
 void sandbox_cinit_fast(char *records, size_t len, int ready_fd, const char *prefix, int pidfd, int netready,
 			int pause_wait, int start_fd) __attribute__((noreturn));
@@ -782,43 +778,22 @@ static int make_plan(const struct opts *o, char **environ_, struct plan *pl)
  */
 static void run(struct plan *pl, const sigset_t *orig)
 {
-	int psync[2], pwait[2], netready[2], ready[2] = {-1, -1};
-	int pidfd = -1, status, pause_status = 0, code = -1, timed_out = 0, stopping = 0;
+	int ready[2] = {-1, -1};
+	int status, pause_status = 0, code = -1, timed_out = 0, stopping = 0;
 	/* The network namespace, the costly one, is the pause's to make
-	 * once cloned (sandbox_pause_inplace): its making overlaps the
-	 * container's mounts, and the container joins it before it mounts
-	 * sysfs and brings lo up (cinit.c, join_pod_network). */
-	unsigned long flags = CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS;
+	 * once cloned (fast_pause_clone): its making overlaps the container's
+	 * mounts, and the container joins it before it mounts sysfs and
+	 * brings lo up (cinit.c, join_pod_network). */
+	struct fast_pause pz;
 	pid_t pause, pause_pid, pause_died = 0, container = -1;
 	char line[4096], map[64];
 	long long deadline = -1;
 	sigset_t waitset;
 
-	if (pipe2(psync, O_CLOEXEC) < 0)
-		return;
-	if (pipe2(pwait, O_CLOEXEC) < 0) {
-		fast_close_pair(psync);
-		return;
-	}
-	if (pipe2(netready, O_CLOEXEC) < 0) {
-		fast_close_pair(psync);
-		fast_close_pair(pwait);
-		return;
-	}
 	/* The pause, as spawn_pause makes it for the Go supervisor. */
-	pause = (pid_t)syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
-	if (pause < 0)
-		goto undo_pipes; /* Go explains (user namespaces disabled, ...) */
-	if (pause == 0) {
-		sigprocmask(SIG_SETMASK, orig, NULL);
-		close(netready[0]);
-		sandbox_pause_inplace(psync[1], pwait[0], netready[1]);
-	}
-	pause_pid = pause;
-	close(psync[1]);
-	close(pwait[0]);
-	close(netready[1]); /* the pause's: EOF for the container if it fails */
-	netready[1] = -1;
+	if (fast_pause_clone(&pz, orig) < 0)
+		return; /* Go explains (user namespaces disabled, ...) */
+	pause = pause_pid = pz.pid;
 	/* One id, like unshare -r: the caller is root inside, or itself
 	 * (--keep-id). Only a process outside the new namespace may write them. */
 	snprintf(line, sizeof(line), "/proc/%d/setgroups", (int)pause);
@@ -839,17 +814,17 @@ static void run(struct plan *pl, const sigset_t *orig)
 	 * host's PID namespace (setns into a PID namespace applies to
 	 * children), network and mount namespaces, and is non-dumpable:
 	 * nothing in the pod can reach it. */
-	if (pipe2(ready, O_CLOEXEC) < 0 || setns(pidfd, (int)flags) < 0)
+	if (pipe2(ready, O_CLOEXEC) < 0 || setns(pz.pidfd, FAST_POD_NS) < 0)
 		goto undo_pause; /* nothing ran: Go tries and explains */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	container = fork();
 	if (container < 0) {
-		fast_reap(pause);
+		fast_pause_undo(&pz);
 		fast_fail(125, "container \"main\": fork: %s", strerror(errno));
 	}
 	if (container == 0) {
 		/* The container: dies with us, its supervisor. */
-		close(psync[0]);
+		close(pz.psync);
 		close(ready[1]);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			_exit(125);
@@ -862,23 +837,20 @@ static void run(struct plan *pl, const sigset_t *orig)
 		if (unshare(CLONE_NEWNS) < 0)
 			fast_fail(125, "container \"main\": unshare mount namespace: %s", strerror(errno));
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		sandbox_cinit_fast(pl->records.p, pl->records.len, ready[0], "sandbox: error: container \"main\"", pidfd,
-				   netready[0], pwait[1], -1);
+		sandbox_cinit_fast(pl->records.p, pl->records.len, ready[0], "sandbox: error: container \"main\"", pz.pidfd,
+				   pz.netready, pz.pwait, -1);
 	}
 	close(ready[0]);
-	close(pidfd);
-	close(netready[0]);
 	/* The pause goes on (non-dumpable, "ok") once the container, which
-	 * has its copy, has joined its network namespace. */
-	close(pwait[1]);
+	 * has its copies, has joined its network namespace. */
+	fast_pause_release(&pz);
 
 	/* The pause says "ok" once non-dumpable, its capabilities dropped. */
-	if (!fast_read_line(psync[0], line, sizeof(line)) || strcmp(line, "ok") != 0) {
+	if (fast_pause_ready(&pz, line, sizeof(line)) < 0) {
 		fast_reap(container);
-		fast_reap(pause);
+		fast_pause_undo(&pz);
 		fast_fail(125, "start the pod's pause: %s", strncmp(line, "error ", 6) == 0 ? line + 6 : "it exited");
 	}
-	close(psync[0]);
 	close(ready[1]); /* EOF: the container execs the command */
 
 	if (pl->timeout_ns > 0)
@@ -971,22 +943,9 @@ static void run(struct plan *pl, const sigset_t *orig)
 	_exit(code);
 
 undo_pause:
-	fast_reap(pause);
-	if (ready[0] >= 0) {
-		close(ready[0]);
-		close(ready[1]);
-	}
-	close(psync[0]);
-	close(netready[0]);
-	if (pwait[1] >= 0)
-		close(pwait[1]);
-	if (pidfd >= 0)
-		close(pidfd);
-	return;
-undo_pipes:
-	fast_close_pair(psync);
-	fast_close_pair(pwait);
-	fast_close_pair(netready);
+	fast_pause_undo(&pz);
+	if (ready[0] >= 0)
+		fast_close_pair(ready);
 }
 
 /*

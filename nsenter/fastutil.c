@@ -8,12 +8,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,11 @@
 #include "fastutil.h"
 
 void write_all(int fd, const char *buf, size_t len); /* nsenter.c */
+void sandbox_pause_inplace(int psync, int pwait, int netready) __attribute__((noreturn)); /* nsenter.c */
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
 
 /* ---- growing buffers ---------------------------------------------------- */
 
@@ -563,4 +570,77 @@ int fast_read_line(int fd, char *out, size_t size)
 	}
 	out[n] = '\0';
 	return n > 0;
+}
+
+/* ---- the pause of a fast path's pod --------------------------------------- */
+
+int fast_pause_clone(struct fast_pause *p, const sigset_t *orig)
+{
+	int psync[2], pwait[2], netready[2];
+
+	p->pid = -1;
+	p->pidfd = p->psync = p->pwait = p->netready = -1;
+	if (pipe2(psync, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(pwait, O_CLOEXEC) < 0) {
+		fast_close_pair(psync);
+		return -1;
+	}
+	if (pipe2(netready, O_CLOEXEC) < 0) {
+		fast_close_pair(psync);
+		fast_close_pair(pwait);
+		return -1;
+	}
+	p->pid = (pid_t)syscall(SYS_clone, FAST_POD_NS | CLONE_PIDFD | SIGCHLD, 0, &p->pidfd, 0, 0);
+	if (p->pid < 0) {
+		fast_close_pair(psync);
+		fast_close_pair(pwait);
+		fast_close_pair(netready);
+		return -1;
+	}
+	if (p->pid == 0) {
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		close(netready[0]);
+		sandbox_pause_inplace(psync[1], pwait[0], netready[1]);
+	}
+	/* The pause's ends go: EOF for the container if the pause fails. */
+	close(psync[1]);
+	close(pwait[0]);
+	close(netready[1]);
+	p->psync = psync[0];
+	p->pwait = pwait[1];
+	p->netready = netready[0];
+	return 0;
+}
+
+void fast_pause_release(struct fast_pause *p)
+{
+	close(p->pidfd);
+	close(p->pwait);
+	close(p->netready);
+	p->pidfd = p->pwait = p->netready = -1;
+}
+
+int fast_pause_ready(struct fast_pause *p, char *line, size_t size)
+{
+	int ok = fast_read_line(p->psync, line, size) && strcmp(line, "ok") == 0;
+
+	close(p->psync);
+	p->psync = -1;
+	return ok ? 0 : -1;
+}
+
+void fast_pause_undo(struct fast_pause *p)
+{
+	fast_reap(p->pid);
+	if (p->psync >= 0)
+		close(p->psync);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	if (p->pwait >= 0)
+		close(p->pwait);
+	if (p->netready >= 0)
+		close(p->netready);
+	p->pid = -1;
+	p->pidfd = p->psync = p->pwait = p->netready = -1;
 }

@@ -4,6 +4,7 @@
 #ifndef SANDBOX_FASTUTIL_H
 #define SANDBOX_FASTUTIL_H
 
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -56,5 +57,35 @@ long long fast_now_ns(void);
 /* fast_read_line reads one protocol line ("pid N", "ok", "error ...") from
  * fd; 0 at EOF. */
 int fast_read_line(int fd, char *out, size_t size);
+
+/*
+ * The pause of a fast path's pod (fastrun.c, fastpod.c): the CLI's clone
+ * into new user, IPC, PID and UTS namespaces, which makes the pod's network
+ * namespace itself (the costly one, while the container mounts) and then is
+ * the same PID 1 as any pause (nsenter.c, sandbox_pause_inplace). Its id
+ * maps are the caller's to write; the container joins FAST_POD_NS through
+ * pidfd and the network namespace once netready says it exists, and holds
+ * pwait until it has: the pause goes on (non-dumpable, "ok" on psync) then.
+ */
+#define FAST_POD_NS (CLONE_NEWUSER | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWUTS)
+
+struct fast_pause {
+	pid_t pid;
+	int pidfd;    /* the container's: setns */
+	int psync;    /* ours: the pause's "ok" or "error ..." */
+	int pwait;    /* the container's: the pause waits for its EOF */
+	int netready; /* the container's: a byte once the network namespace exists */
+};
+
+/* fast_pause_clone starts the pause; the child restores orig and never
+ * returns. -1 with nothing left behind. */
+int fast_pause_clone(struct fast_pause *p, const sigset_t *orig);
+/* fast_pause_release closes the container's ends once it has forked. */
+void fast_pause_release(struct fast_pause *p);
+/* fast_pause_ready reads the pause's report: 0 for "ok", else -1 with the
+ * line ("error ..." or empty) in line. */
+int fast_pause_ready(struct fast_pause *p, char *line, size_t size);
+/* fast_pause_undo kills and reaps the pause and closes what is open. */
+void fast_pause_undo(struct fast_pause *p);
 
 #endif
