@@ -241,3 +241,26 @@ func TestRunManifestFastPathFaults(t *testing.T) {
 		})
 	}
 }
+
+// Root gets no user namespace by default (a rootful runtime): the Go
+// supervisor runs even a pod of the fast path's shape, and a flag
+// (--explain here) sends any caller's pod to Go.
+func TestRunManifestFastPathLeavesRootAndFlagsToGo(t *testing.T) {
+	for _, name := range []string{"root", "rootless-subuid"} {
+		onlyMode(t, name, "fastgo", func(t *testing.T, c *tcase) {
+			manifest := c.write(c.newPod(sh("main", "echo started; exec sleep 30")))
+			var flags []string
+			if name != "root" {
+				flags = []string{"--explain"}
+			}
+			p := c.start(manifest, runOpts{flags: flags})
+			p.waitOutput("started", 10*time.Second)
+			threads := procStatusField(p.pid(), "Threads")
+			p.signal(syscall.SIGTERM)
+			c.expectCode(p.wait(), 143)
+			if threads == "1" {
+				t.Errorf("%s %v: one thread: the fast path ran, want the Go supervisor", name, flags)
+			}
+		})
+	}
+}
