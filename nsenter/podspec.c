@@ -18,9 +18,9 @@
  *     \" \\ \n \t \uXXXX only);
  *   - comments, blank lines, a leading "---".
  *
- * Anything else (anchors, tags, block or multi-line scalars, flow mappings,
- * tabs, CR, a second document, flow collections on more than one line or in
-a flow sequence, ...) is "not mine". So is a plain scalar that
+ * Anything else (anchors, tags, block or multi-line scalars, tabs, CR, a
+ * second document, flow collections on more than one line, a flow mapping in
+ * a flow sequence, ...) is "not mine". So is a plain scalar that
  * YAML 1.1 (go.yaml.in/yaml/v2, resolve.go) might read as anything but a
  * string: y, no, on, ~, 2, 1e3, .5, 0x1f, 2024-01-01... are refused where a
  * string is expected, and only "true" and canonical decimal integers are
@@ -1216,7 +1216,7 @@ static void encode(const struct pod *p, struct buf *b)
 	buf_puts(b, ",\"shareProcessNamespace\":true}}");
 }
 
-static char *dup(const char *s, size_t n, int *oom)
+static char *str_dup(const char *s, size_t n, int *oom)
 {
 	char *p = malloc(n + 1);
 
@@ -1324,29 +1324,29 @@ static int fill(const struct node *root, struct podspec *o)
 	o->manifest_json = b.p;
 	o->manifest_json_len = b.len;
 	o->working_dir = dir;
-	o->rootfs = p.rootfs ? dup(p.rootfs, strlen(p.rootfs), &oom) : NULL;
-	o->name = dup(p.name->str, p.name->len, &oom);
+	o->rootfs = p.rootfs ? str_dup(p.rootfs, strlen(p.rootfs), &oom) : NULL;
+	o->name = str_dup(p.name->str, p.name->len, &oom);
 	m = p.host ? p.host : p.name;
-	o->hostname = dup(m->str, m->len, &oom);
+	o->hostname = str_dup(m->str, m->len, &oom);
 	o->grace = p.grace;
-	o->container = dup(p.cname->str, p.cname->len, &oom);
+	o->container = str_dup(p.cname->str, p.cname->len, &oom);
 	if (!(o->argv = calloc(argc + 1, sizeof(char *))))
 		oom = 1;
 	else
 		o->argc = argc;
 	for (m = p.cmd ? p.cmd->kids : NULL; o->argv && m; m = m->next)
-		o->argv[i++] = dup(m->str, m->len, &oom);
+		o->argv[i++] = str_dup(m->str, m->len, &oom);
 	for (m = p.args ? p.args->kids : NULL; o->argv && m; m = m->next)
-		o->argv[i++] = dup(m->str, m->len, &oom);
+		o->argv[i++] = str_dup(m->str, m->len, &oom);
 	if (p.env && p.env->kids && !(o->env = calloc(p.env->nkids, sizeof(*o->env))))
 		oom = 1;
 	for (e = o->env ? p.env->kids : NULL; e; e = e->next) {
 		struct podspec_env *pe = &o->env[o->nenv++];
 
 		m = member(e, "name");
-		pe->name = dup(m->str, m->len, &oom);
+		pe->name = str_dup(m->str, m->len, &oom);
 		m = member(e, "value");
-		pe->value = m ? dup(m->str, m->len, &oom) : dup("", 0, &oom);
+		pe->value = m ? str_dup(m->str, m->len, &oom) : str_dup("", 0, &oom);
 	}
 	if (oom || b.oom) {
 		podspec_free(o);
