@@ -26,6 +26,12 @@ import (
 func (c *tcase) runBothWays(manifest string, o runOpts) (fast, slow result) {
 	c.t.Helper()
 	fast = c.run(manifest, o)
+	// Checked now: the Go run of the same name would clean what it left.
+	for _, d := range c.stateDirs(c.pod) {
+		if _, err := os.Lstat(d); err == nil {
+			c.t.Errorf("the fast path left its state directory %s", d)
+		}
+	}
 	o.env = append(slices.Clone(o.env), "SANDBOX_FASTPATH=0")
 	slow = c.run(manifest, o)
 	return fast, slow
