@@ -82,19 +82,19 @@ func checkAgreesWithGo(t *testing.T, data []byte) bool {
 	return true
 }
 
-// oneYAML is the pod of the fast path's shape that the tests vary (the
-// supervisor's tests use it too).
-var oneYAML = readFixture("../testdata/pods/good-fast-path.yaml")
-
-// readFixture reads a manifest of the repository's testdata, at package
-// initialisation: the tables below are built from it.
-func readFixture(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		panic(err)
-	}
-	return string(data)
-}
+// oneYAML is /dev/shm/one.yaml, the pod of the e2e tests and benchmarks.
+const oneYAML = `apiVersion: v1
+kind: Pod
+metadata:
+  name: one
+  annotations:
+    sandbox.podsandbox.dev/network: none
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    command: ["true"]
+`
 
 const oneJSON = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"one","annotations":{"sandbox.podsandbox.dev/network":"none"}},"spec":{"restartPolicy":"Never","containers":[{"name":"main","command":["true"]}]}}`
 
