@@ -227,6 +227,18 @@ func TestRunManifestFastPathFaults(t *testing.T) {
 				t.Errorf("a container ignoring SIGTERM ended after %v, before its grace period of 1s", r.elapsed)
 			}
 
+			// sandbox stop -t 1 overrides the grace period of 30 s
+			// (its stop-grace-seconds file, read when SIGTERM comes).
+			stubborn.Spec.TerminationGracePeriodSeconds = ptr(int64(30))
+			p = c.start(c.write(stubborn), runOpts{})
+			p.waitOutput("started", 10*time.Second)
+			begin := time.Now()
+			c.expectCode(c.sb("stop", "-t", "1", c.pod), 0)
+			if d := time.Since(begin); d > 10*time.Second {
+				t.Errorf("stop -t 1 took %v (grace period 30 s not overridden?)", d)
+			}
+			c.expectCode(p.wait(), 143)
+
 			p = c.start(started, runOpts{})
 			p.waitOutput("started", 10*time.Second)
 			pause := c.findPause(p, 5*time.Second)
