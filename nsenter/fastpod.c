@@ -103,7 +103,8 @@ struct fastpod {
 };
 
 /* read_manifest is pod.Load's reading: a regular file (checked before and
- * after opening, without blocking on a FIFO) of at most 1 MiB. */
+ * after opening, without blocking on a FIFO) of at most 1 MiB. A file that
+ * changed size meanwhile is Go's to read. */
 static char *read_manifest(const char *path, size_t *len)
 {
 	struct stat st;
@@ -116,12 +117,13 @@ static char *read_manifest(const char *path, size_t *len)
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (data = malloc(max_manifest + 1)) == NULL) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > max_manifest ||
+	    (data = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
 		return NULL;
 	}
 	for (;;) {
-		ssize_t r = read(fd, data + n, max_manifest + 1 - n);
+		ssize_t r = read(fd, data + n, (size_t)st.st_size + 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -129,11 +131,11 @@ static char *read_manifest(const char *path, size_t *len)
 			close(fd);
 			return NULL;
 		}
-		if (r == 0 || (n += (size_t)r) > max_manifest)
+		if (r == 0 || (n += (size_t)r) > (size_t)st.st_size)
 			break;
 	}
 	close(fd);
-	if (n > max_manifest) {
+	if (n != (size_t)st.st_size) {
 		free(data);
 		return NULL;
 	}
@@ -513,8 +515,11 @@ static int acquire(struct fastpod *fp)
 	fp->dir_made = 1;
 	path_in(lock, sizeof(lock), fp, "lock");
 	fp->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fp->lock_fd < 0)
+	if (fp->lock_fd < 0) {
+		rmdir(fp->dir); /* ours, empty: nothing locks it */
+		fp->dir_made = 0;
 		return -1;
+	}
 	if (flock(fp->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		/* Someone found our new directory and locked it first: theirs. */
 		close(fp->lock_fd);
@@ -669,26 +674,24 @@ static struct proc_id identify(pid_t pid)
 	return id;
 }
 
-/* What state.Record holds for this pod; zero times are omitted. */
+/* What state.Record holds for this pod: it is saved once, when the
+ * container runs (phase Running, the container Running); its end is never
+ * saved (see run). */
 struct record {
 	struct timespec created;
 	struct proc_id supervisor, pause;
 	uint64_t ns[NNS];
-	const char *phase;
 	/* the container */
-	const char *state, *reason;
 	struct proc_id process;
 	uint64_t cns[NNS];
-	int exit_code;
-	struct timespec started, finished;
+	struct timespec started;
 };
 
 /* save_record is state.Pod.Save: the JSON, written to state.json.tmp and
- * renamed over state.json. A failure is warned about once, as the
- * supervisor does: the pod runs without it. */
+ * renamed over state.json. A failure is warned about, as the supervisor
+ * does: the pod runs without it. */
 static void save_record(struct fastpod *fp, const struct record *r)
 {
-	static int warned;
 	char tmp[PATH_MAX], dst[PATH_MAX], log[PATH_MAX];
 	struct buf b = {0};
 
@@ -702,23 +705,15 @@ static void save_record(struct fastpod *fp, const struct record *r)
 	buf_printf(&b, ",\"supervisor\":{\"pid\":%d,\"startTime\":%llu}", (int)r->supervisor.pid, (unsigned long long)r->supervisor.start);
 	buf_printf(&b, ",\"pause\":{\"pid\":%d,\"startTime\":%llu}", (int)r->pause.pid, (unsigned long long)r->pause.start);
 	json_namespaces(&b, r->ns);
-	buf_printf(&b, ",\"phase\":\"%s\",\"exitCode\":0,\"containers\":[{\"name\":", r->phase);
+	buf_puts(&b, ",\"phase\":\"Running\",\"exitCode\":0,\"containers\":[{\"name\":");
 	buf_json_str(&b, fp->ps.container, strlen(fp->ps.container));
-	buf_printf(&b, ",\"state\":\"%s\",\"process\":{\"pid\":%d,\"startTime\":%llu}", r->state, (int)r->process.pid,
+	buf_printf(&b, ",\"state\":\"Running\",\"process\":{\"pid\":%d,\"startTime\":%llu}", (int)r->process.pid,
 		   (unsigned long long)r->process.start);
 	json_namespaces(&b, r->cns);
-	buf_printf(&b, ",\"exitCode\":%d", r->exit_code);
-	if (r->reason != NULL)
-		buf_printf(&b, ",\"reason\":\"%s\"", r->reason);
+	buf_puts(&b, ",\"exitCode\":0");
 	buf_puts(&b, ",\"restarts\":0");
-	if (r->started.tv_sec != 0) {
-		buf_puts(&b, ",\"startedAt\":");
-		json_time(&b, &r->started);
-	}
-	if (r->finished.tv_sec != 0) {
-		buf_puts(&b, ",\"finishedAt\":");
-		json_time(&b, &r->finished);
-	}
+	buf_puts(&b, ",\"startedAt\":");
+	json_time(&b, &r->started);
 	buf_puts(&b, ",\"log\":");
 	buf_json_str(&b, log, strlen(log));
 	buf_puts(&b, "}]");
@@ -730,13 +725,9 @@ static void save_record(struct fastpod *fp, const struct record *r)
 	buf_puts(&b, "}\n");
 	path_in(tmp, sizeof(tmp), fp, "state.json.tmp");
 	path_in(dst, sizeof(dst), fp, "state.json");
-	if (b.oom || write_file_mode(tmp, b.p, b.len, 0600) < 0 || rename(tmp, dst) < 0) {
-		if (!warned) {
-			char m[] = "sandbox: warning: cannot record pod state (sandbox ps/inspect will be stale)\n";
-			write_all(2, m, sizeof(m) - 1);
-		}
-		warned = 1;
-	}
+	if (b.oom || write_file_mode(tmp, b.p, b.len, 0600) < 0 || rename(tmp, dst) < 0)
+		dprintf(2, "sandbox: warning: cannot record pod state (sandbox ps/inspect will be stale): %s\n",
+			b.oom ? strerror(ENOMEM) : strerror(errno));
 	free(b.p);
 	save_fastexec(fp, r);
 }
@@ -759,7 +750,7 @@ static void save_fastexec(struct fastpod *fp, const struct record *r)
 	uint64_t u64, bounding = 0;
 	uint16_t namelen = (uint16_t)strlen(fp->ps.container);
 	unsigned char flags = 0, zero = 0;
-	int running = strcmp(r->state, "Running") == 0 && r->process.pid > 0;
+	int running = r->process.pid > 0;
 
 	path_in(tmp, sizeof(tmp), fp, "fastexec.tmp");
 	path_in(dst, sizeof(dst), fp, "fastexec");
@@ -1018,8 +1009,6 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 	memset(&rec, 0, sizeof(rec));
 	clock_gettime(CLOCK_REALTIME, &rec.created);
 	rec.supervisor = identify(getpid());
-	rec.phase = "Pending";
-	rec.state = "Waiting";
 	snprintf(line, sizeof(line), "%s/logs/%s.log", fp->dir, fp->ps.container);
 	logfd = open(line, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1148,8 +1137,6 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 		fast_fail(fcode > 0 && fcode < 256 ? fcode : exit_failed, "container \"%s\": %s", fp->ps.container,
 			  nl != NULL ? nl + 1 : failure);
 	}
-	rec.phase = "Running";
-	rec.state = "Running";
 	read_namespaces(container, rec.cns);
 	save_record(fp, &rec);
 
@@ -1218,7 +1205,6 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 				break;
 			if (pid == container) {
 				code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-				clock_gettime(CLOCK_REALTIME, &rec.finished);
 			} else if (pid == pause) {
 				/* Killed from outside (or by the grace period's end):
 				 * the kernel kills the pod's PID namespace with it. */
@@ -1229,11 +1215,9 @@ static void run(struct fastpod *fp, const sigset_t *orig)
 			}
 		}
 	}
-	rec.state = "Terminated";
-	rec.exit_code = code;
-	/* terminated() and terminationReason(). */
-	rec.reason = code == 0 ? "Completed" : code == 128 + SIGKILL ? "Killed" : "Error";
-	save_record(fp, &rec);
+	/* No record of the end: the state directory goes now. (The Go
+	 * supervisor saves the container's end first; only a `ps` in that
+	 * half millisecond could see it.) */
 	close(logfd);
 	if (remove_state(fp) < 0 && !pause_died)
 		fast_fail(code == 0 ? exit_failed : code, "remove pod state %s: %s", fp->dir, strerror(errno));
@@ -1297,7 +1281,9 @@ void sandbox_fastpod(int argc, char **argv)
 		return;
 	}
 	free(data);
-	if (plan_ids(&fp) < 0 || !no_pod_cgroup() || !rootfs_ok(&fp.ps) || base_dir(&fp) < 0 || fastpod_files(&fp.ps, &fp.files) < 0 ||
+	/* The cheap refusals first: a delegated cgroup (Go's) is known before
+	 * the user database and the subordinate ranges are read. */
+	if (!no_pod_cgroup() || !rootfs_ok(&fp.ps) || plan_ids(&fp) < 0 || base_dir(&fp) < 0 || fastpod_files(&fp.ps, &fp.files) < 0 ||
 	    fastpod_records(&fp.ps, fp.dir, &fp.records) < 0)
 		goto out;
 	/* The stop signals and SIGCHLD are taken synchronously from here. */

@@ -88,6 +88,42 @@ void buf_rec_str(struct buf *b, char tag, const char *s)
 	buf_rec(b, tag, s, strlen(s));
 }
 
+/* fast_utf8 returns the length of the well-formed UTF-8 sequence at p (shortest
+ * form, no surrogate, at most U+10FFFF) and stores its code point; 0 if it is
+ * not one. */
+size_t fast_utf8(const unsigned char *p, const unsigned char *end, uint32_t *cp)
+{
+	size_t n, i;
+	uint32_t c, min;
+
+	if (p >= end)
+		return 0;
+	c = p[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if (c >= 0xc2 && c <= 0xdf) {
+		n = 2, c &= 0x1f, min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3, c &= 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4, c &= 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
 /* buf_json_str writes s[0:n] as encoding/json quotes a string with HTML
  * escaping (Marshal's default): \" \\ \b \f \n \r \t, \u00XX for the
  * other controls and < > &, \u2028 and \u2029, and U+FFFD (\ufffd) for
@@ -125,26 +161,13 @@ void buf_json_str(struct buf *b, const char *s, size_t n)
 			}
 		} else {
 			/* One UTF-8 sequence, or one invalid byte. */
-			size_t i, want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-			if (want == 0 || c > 0xf4 || (size_t)(end - p) < want)
-				want = 0;
-			for (i = 1; i < want; i++)
-				if ((p[i] & 0xc0) != 0x80)
-					want = 0;
-			if (want == 2)
-				r = ((uint32_t)(c & 0x1f) << 6) | (p[1] & 0x3f);
-			else if (want == 3)
-				r = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
-			else if (want == 4)
-				r = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) | ((uint32_t)(p[2] & 0x3f) << 6) |
-				    (p[3] & 0x3f);
-			if ((want == 3 && (r < 0x800 || (r >= 0xd800 && r <= 0xdfff))) || (want == 4 && (r < 0x10000 || r > 0x10ffff)))
-				want = 0;
-			if (want == 0)
+			len = fast_utf8(p, end, &r);
+			if (len == 0) {
 				rep = "\\ufffd";
-			else if (r == 0x2028 || r == 0x2029)
+				len = 1;
+			} else if (r == 0x2028 || r == 0x2029) {
 				rep = r == 0x2028 ? "\\u2028" : "\\u2029";
-			len = want ? want : 1;
+			}
 		}
 		if (rep != NULL)
 			buf_puts(b, rep);

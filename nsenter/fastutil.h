@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* A growing buffer, always NUL-terminated; oom is set (and sticks) when an
@@ -23,6 +24,10 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* buf_rec appends one record of the C init's format (cinit.c's header). */
 void buf_rec(struct buf *b, char tag, const void *payload, size_t n);
 void buf_rec_str(struct buf *b, char tag, const char *s);
+
+/* fast_utf8 is the length of the well-formed UTF-8 sequence at p (before
+ * end), 0 if there is none; *cp is its code point. */
+size_t fast_utf8(const unsigned char *p, const unsigned char *end, uint32_t *cp);
 
 /* buf_json_str writes s[0:n] as encoding/json's Marshal quotes a string. */
 void buf_json_str(struct buf *b, const char *s, size_t n);

@@ -155,42 +155,6 @@ static struct node *str_node(struct tree *t, char *s, size_t len)
 
 /* ---- UTF-8 ----------------------------------------------------------------- */
 
-/* utf8 returns the length of the well-formed UTF-8 sequence at p (shortest
- * form, no surrogate, at most U+10FFFF) and stores its code point; 0 if it is
- * not one. */
-static size_t utf8(const unsigned char *p, const unsigned char *end, uint32_t *cp)
-{
-	size_t n, i;
-	uint32_t c, min;
-
-	if (p >= end)
-		return 0;
-	c = p[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		n = 2, c &= 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3, c &= 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4, c &= 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 static size_t put_utf8(char *dst, uint32_t c)
 {
 	if (c < 0x80) {
@@ -300,7 +264,7 @@ static char *j_string(struct jp *j, size_t *len)
 				goto fail;
 			}
 			s += 2;
-		} else if (!(k = utf8(s, q, &c))) {
+		} else if (!(k = fast_utf8(s, q, &c))) {
 			goto fail;
 		} else {
 			memcpy(out + n, s, k);
@@ -477,7 +441,7 @@ static int y_text(const unsigned char *p, const unsigned char *end)
 {
 	while (p < end) {
 		uint32_t c;
-		size_t k = utf8(p, end, &c);
+		size_t k = fast_utf8(p, end, &c);
 
 		if (!k)
 			return 0;
